@@ -1,0 +1,1 @@
+"""upgrader: rolling upgrades for OpenStack clouds."""

@@ -1,0 +1,13 @@
+"""upgrader's configuration: one module per option group, all registered on CONF."""
+
+from oslo_config import cfg
+
+from upgrader.conf import cloud
+from upgrader.conf import database
+from upgrader.conf import default
+
+CONF = cfg.CONF
+
+default.register_opts(CONF)
+database.register_opts(CONF)
+cloud.register_opts(CONF)
