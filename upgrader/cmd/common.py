@@ -102,7 +102,7 @@ def parse_config(argv, categories=None, description=None):
     logging.register_options(CONF)
     # Commands print their results on stdout; logs go to stderr.
     logging.set_defaults(default_log_levels=logging.get_default_log_levels()
-                         + ['stevedore=WARN', 'alembic=WARN'])
+                         + ['stevedore=ERROR', 'alembic=WARN'])
     CONF.set_default('use_stderr', True)
     CONF(argv, project='upgrader', description=description)
     logging.setup(CONF, 'upgrader')
@@ -123,6 +123,10 @@ def run(categories, argv=None, description=None):
     except exception.UpgraderException as e:
         error(e)
         return e.exit_code
+    except cfg.Error as e:
+        # Option values are checked when first read, so inside the action.
+        error(e)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         error('interrupted')
         return EXIT_UNEXPECTED
