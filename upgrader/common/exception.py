@@ -90,3 +90,7 @@ class CloudUnreachable(CloudError):
 
 class CloudAuthFailed(CloudError):
     _msg_fmt = "Authentication to the cloud failed: %(reason)s"
+
+
+class PlanError(UpgraderException):
+    _msg_fmt = "Cannot plan this rollout: %(reason)s"
