@@ -94,3 +94,23 @@ class CloudAuthFailed(CloudError):
 
 class PlanError(UpgraderException):
     _msg_fmt = "Cannot plan this rollout: %(reason)s"
+
+
+class HostActionFailed(UpgraderException):
+    _msg_fmt = "Host %(host)s: %(action)s failed: %(reason)s"
+
+
+class TemplateInvalid(UpgraderException):
+    _msg_fmt = "%(source)s: %(reason)s"
+
+
+class TemplateNotFound(NotFound):
+    _msg_fmt = "Workflow template %(name)s not found (looked in %(where)s)."
+
+
+class MigrationFailed(UpgraderException):
+    _msg_fmt = "Live migration of %(instance)s to %(destination)s: %(reason)s"
+
+
+class HostNotReady(UpgraderException):
+    _msg_fmt = "Host %(host)s is not healthy: %(reason)s"

@@ -3,6 +3,8 @@
 from upgrader.conf import cloud
 from upgrader.conf import database
 from upgrader.conf import default
+from upgrader.conf import host_access
+from upgrader.conf import workflow
 
 
 def list_opts():
@@ -10,4 +12,6 @@ def list_opts():
         ('DEFAULT', default.list_opts()),
         ('database', database.list_opts()),
         (cloud.GROUP, cloud.list_opts()),
+        (host_access.GROUP, host_access.list_opts()),
+        (workflow.GROUP, workflow.list_opts()),
     ]

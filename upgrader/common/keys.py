@@ -1,0 +1,22 @@
+"""Names shared by flows: store keys, requires and provides (one place)."""
+
+# Store of every host flow.
+ROLLOUT_ID = 'rollout_id'
+HOST = 'host'
+# The planned moves off this host: [{'instance', 'name', 'destination'}].
+MOVES = 'moves'
+# The release's package versions: {package: version}.
+VERSIONS = 'versions'
+
+# Provided by tasks.
+PREVIOUS_VERSIONS = 'previous_versions'
+UPGRADE_BOOT_ID = 'upgrade_boot_id'
+
+
+def disabled_reason(rollout_id):
+    """The reason given to Nova when a rollout disables a compute service.
+
+    Revert re-enables only a service disabled with this exact reason, so a
+    service an operator disabled for something else is never touched.
+    """
+    return 'upgrader rollout %s' % rollout_id

@@ -1,0 +1,26 @@
+"""The first step of every host flow: make the host's outcome visible.
+
+Its revert runs last when a host fails, after every other step has undone
+itself, and marks the host ERROR with the failure: a failed host never ends
+silent (octavia's lifecycle tasks do the same).
+"""
+
+from upgrader.tasks import base
+
+STATE_RUNNING = 'running'
+STATE_ERROR = 'error'
+
+
+class MarkHostRunning(base.HostTask):
+
+    step = 'start'
+
+    def execute(self, rollout_id, host):
+        self.runtime.recorder.host_state(rollout_id, host, STATE_RUNNING)
+
+    @base.never_raises
+    def revert(self, rollout_id, host, flow_failures=None, **kwargs):
+        errors = '; '.join(str(f.exception_str)
+                           for f in (flow_failures or {}).values())
+        self.runtime.recorder.host_state(rollout_id, host, STATE_ERROR,
+                                         error=errors or 'reverted')

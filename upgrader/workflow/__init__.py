@@ -1,0 +1,1 @@
+"""Workflow templates and the TaskFlow graphs built from them."""
