@@ -5,10 +5,8 @@ itself, and marks the host ERROR with the failure: a failed host never ends
 silent (octavia's lifecycle tasks do the same).
 """
 
+from upgrader.common import states
 from upgrader.tasks import base
-
-STATE_RUNNING = 'running'
-STATE_ERROR = 'error'
 
 
 class MarkHostRunning(base.HostTask):
@@ -16,11 +14,11 @@ class MarkHostRunning(base.HostTask):
     step = 'start'
 
     def execute(self, rollout_id, host):
-        self.runtime.recorder.host_state(rollout_id, host, STATE_RUNNING)
+        self.runtime.recorder.host_state(rollout_id, host, states.HOST_RUNNING)
 
     @base.never_raises
     def revert(self, rollout_id, host, flow_failures=None, **kwargs):
         errors = '; '.join(str(f.exception_str)
                            for f in (flow_failures or {}).values())
-        self.runtime.recorder.host_state(rollout_id, host, STATE_ERROR,
+        self.runtime.recorder.host_state(rollout_id, host, states.HOST_ERROR,
                                          error=errors or 'reverted')

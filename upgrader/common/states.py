@@ -1,0 +1,45 @@
+"""Rollout and host states, and the legal transitions between them (declared once)."""
+
+from upgrader.common import exception
+
+# A rollout.
+PLANNED = 'planned'            # plan stored, nothing touched yet
+RUNNING = 'running'
+ABORTING = 'aborting'          # in-flight steps finish, nothing new starts
+ABORTED = 'aborted'            # stopped by the operator; resumable
+SUCCEEDED = 'succeeded'
+FAILED = 'failed'              # the failure policy stopped it
+
+ROLLOUT_TRANSITIONS = {
+    PLANNED: {RUNNING, ABORTED},
+    RUNNING: {SUCCEEDED, FAILED, ABORTING, RUNNING},
+    ABORTING: {ABORTED, FAILED, SUCCEEDED},
+    ABORTED: {RUNNING},
+    FAILED: {RUNNING},
+    SUCCEEDED: set(),
+}
+ROLLOUT_FINAL = frozenset([SUCCEEDED])
+ROLLOUT_ACTIVE = frozenset([RUNNING, ABORTING])
+
+# A host within a rollout.
+HOST_PENDING = 'pending'
+HOST_RUNNING = 'running'
+HOST_SUSPENDED = 'suspended'   # the rollout was aborted while it ran
+HOST_DONE = 'done'             # upgraded and enabled
+HOST_ERROR = 'error'           # reverted (enabled, old packages) or stuck
+
+HOST_TRANSITIONS = {
+    HOST_PENDING: {HOST_RUNNING},
+    HOST_RUNNING: {HOST_RUNNING, HOST_DONE, HOST_ERROR, HOST_SUSPENDED},
+    HOST_SUSPENDED: {HOST_RUNNING},
+    HOST_ERROR: {HOST_RUNNING},
+    HOST_DONE: set(),
+}
+HOST_FINAL = frozenset([HOST_DONE, HOST_ERROR])
+
+
+def check_rollout_transition(rollout, current, new):
+    if new not in ROLLOUT_TRANSITIONS.get(current, ()):
+        raise exception.Conflict(
+            reason='rollout %s is %s; it cannot become %s'
+            % (rollout, current, new))
