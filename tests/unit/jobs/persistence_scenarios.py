@@ -1,0 +1,223 @@
+"""Flows and crash scenarios run against each persistence backend.
+
+Used by the unit tests (SQLite) and the functional ones (PostgreSQL,
+MariaDB), so the three databases pass exactly the same checks.
+"""
+
+import collections
+import contextlib
+import threading
+
+from oslo_utils import uuidutils
+from taskflow.patterns import linear_flow
+from taskflow import states
+from taskflow import task
+from taskflow.types import failure
+
+from upgrader.jobs import persistence
+
+STEPS = ('disable_service', 'evacuate', 'upgrade_packages', 'enable_service')
+
+# run id -> what the tasks did, in order: ('execute'|'revert', task name).
+CALLS = collections.defaultdict(list)
+_LOCK = threading.Lock()
+
+
+class Step(task.Task):
+    """Records its calls; passes a growing list along the flow."""
+
+    def __init__(self, host, step, run_id, previous, fail=False):
+        super().__init__(name='%s.%s' % (host, step),
+                         provides='%s.%s.done' % (host, step),
+                         requires=[previous] if previous else [])
+        self._run_id = run_id
+        self._previous = previous
+        self._fail = fail
+
+    def execute(self, *args, **kwargs):
+        with _LOCK:
+            CALLS[self._run_id].append(('execute', self.name))
+        if self._fail:
+            raise RuntimeError('%s failed on purpose' % self.name)
+        done = list(kwargs.get(self._previous) or []) if self._previous \
+            else []
+        return done + [self.name]
+
+    def revert(self, *args, **kwargs):
+        with _LOCK:
+            CALLS[self._run_id].append(('revert', self.name))
+
+
+def host_flow(host, run_id, fail_at=None):
+    """The module-level factory a resumed engine rebuilds the flow with."""
+    flow = linear_flow.Flow('%s.upgrade' % host)
+    previous = None
+    for step in STEPS:
+        atom = Step(host, step, run_id, previous, fail=(step == fail_at))
+        flow.add(atom)
+        previous = '%s.%s.done' % (host, step)
+    return flow
+
+
+def task_name(host, step):
+    return '%s.%s' % (host, step)
+
+
+def by_name(flow_detail, name):
+    return next(ad for ad in flow_detail if ad.name == name)
+
+
+def new_flow(backend, host='cmp1', fail_at=None):
+    """A saved logbook and flow detail for one host; returns (run id, fd)."""
+    run_id = uuidutils.generate_uuid()
+    book = persistence.logbook_for(backend, 'rollout-test',
+                                   uuidutils.generate_uuid())
+    fd = persistence.create_flow_detail(
+        backend, book, '%s.upgrade' % host, host_flow,
+        factory_args=[host, run_id], factory_kwargs={'fail_at': fail_at})
+    return run_id, fd
+
+
+def atom_states(backend, flow_uuid):
+    fd = persistence.get_flow_detail(backend, flow_uuid)
+    return fd.state, {ad.name: ad.state for ad in fd}
+
+
+def crash_after(backend, fd, host, done, running=None):
+    """Persist what an engine killed mid-flow leaves behind: ``done`` steps
+    SUCCESS (with their results), ``running`` RUNNING; returns the storage.
+    """
+    engine = persistence.load_engine(backend, fd)
+    engine.compile()
+    engine.prepare()
+    storage = engine.storage
+    result = []
+    for step in done:
+        name = task_name(host, step)
+        result = result + [name]
+        storage.save(name, list(result), states.SUCCESS)
+    if running:
+        storage.set_atom_state(task_name(host, running), states.RUNNING)
+    storage.set_flow_state(states.RUNNING)
+    return storage
+
+
+def check_run_to_success(backend):
+    run_id, fd = new_flow(backend)
+    persistence.load_engine(backend, fd).run()
+    flow_state, atoms = atom_states(backend, fd.uuid)
+    assert flow_state == states.SUCCESS
+    assert set(atoms.values()) == {states.SUCCESS}, atoms
+    assert CALLS[run_id] == [('execute', task_name('cmp1', s))
+                             for s in STEPS]
+    result = by_name(persistence.get_flow_detail(backend, fd.uuid),
+                     task_name('cmp1', 'enable_service')).results
+    assert result == [task_name('cmp1', s) for s in STEPS]
+
+
+def check_resume_after_crash(backend_factory):
+    """SUCCESS steps are not re-run, the RUNNING one is, results carry on."""
+    with contextlib.closing(backend_factory()) as backend:
+        run_id, fd = new_flow(backend)
+        crash_after(backend, fd, 'cmp1', done=['disable_service'],
+                    running='evacuate')
+        flow_state, atoms = atom_states(backend, fd.uuid)
+        assert flow_state == states.RUNNING
+        assert atoms[task_name('cmp1', 'disable_service')] == states.SUCCESS
+        assert atoms[task_name('cmp1', 'evacuate')] == states.RUNNING
+        assert CALLS[run_id] == []
+    # A new process: new backend, the flow detail read back from the database.
+    with contextlib.closing(backend_factory()) as backend:
+        fd = persistence.get_flow_detail(backend, fd.uuid)
+        persistence.load_engine(backend, fd).run()
+        flow_state, atoms = atom_states(backend, fd.uuid)
+    assert flow_state == states.SUCCESS
+    assert set(atoms.values()) == {states.SUCCESS}, atoms
+    assert CALLS[run_id] == [('execute', task_name('cmp1', s))
+                             for s in STEPS[1:]]
+
+
+def check_resume_while_reverting(backend_factory):
+    """Killed while reverting: the REVERTING step's revert runs again, the
+    earlier step is reverted, nothing runs forward, the failure is raised."""
+    host = 'cmp1'
+    with contextlib.closing(backend_factory()) as backend:
+        run_id, fd = new_flow(backend)
+        storage = crash_after(backend, fd, host,
+                              done=['disable_service', 'evacuate'])
+        # What the engine persists when upgrade_packages fails and the
+        # revert of evacuate is under way (the flow itself stays RUNNING).
+        failed = task_name(host, 'upgrade_packages')
+        try:
+            raise RuntimeError('%s failed on purpose' % failed)
+        except RuntimeError:
+            storage.save(failed, failure.Failure(), states.FAILURE)
+        for step in STEPS:
+            storage.set_atom_intention(task_name(host, step), states.REVERT)
+        storage.set_atom_state(failed, states.REVERTED)
+        storage.set_atom_state(task_name(host, 'evacuate'), states.REVERTING)
+    with contextlib.closing(backend_factory()) as backend:
+        fd = persistence.get_flow_detail(backend, fd.uuid)
+        _, atoms = atom_states(backend, fd.uuid)
+        assert atoms[task_name(host, 'evacuate')] == states.REVERTING
+        try:
+            persistence.load_engine(backend, fd).run()
+        except Exception as err:
+            assert 'failed on purpose' in str(err)
+        else:
+            raise AssertionError('the persisted failure was not raised')
+        flow_state, atoms = atom_states(backend, fd.uuid)
+    assert flow_state == states.REVERTED, (flow_state, atoms)
+    assert CALLS[run_id] == [('revert', task_name(host, 'evacuate')),
+                             ('revert', task_name(host, 'disable_service'))]
+
+
+def check_failure_reverts(backend):
+    run_id, fd = new_flow(backend, fail_at='upgrade_packages')
+    engine = persistence.load_engine(backend, fd)
+    try:
+        engine.run()
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError('the failing step did not fail the flow')
+    flow_state, atoms = atom_states(backend, fd.uuid)
+    assert flow_state == states.REVERTED
+    assert set(atoms.values()) == {states.REVERTED, states.PENDING}, atoms
+    stored = persistence.get_flow_detail(backend, fd.uuid)
+    failed = by_name(stored, task_name('cmp1', 'upgrade_packages'))
+    # The failure is kept (serialised) for the operator to read.
+    assert failed.failure is not None
+    assert 'failed on purpose' in failed.failure.exception_str
+    assert CALLS[run_id][-3:] == [
+        ('revert', task_name('cmp1', 'upgrade_packages')),
+        ('revert', task_name('cmp1', 'evacuate')),
+        ('revert', task_name('cmp1', 'disable_service'))]
+
+
+def check_concurrent_engines(backend, threads=4, flows=3):
+    """Host flows on a thread pool share one backend without losing writes."""
+    errors = []
+    flow_ids = []
+
+    def worker(n):
+        try:
+            for i in range(flows):
+                _run_id, fd = new_flow(backend, host='cmp%d-%d' % (n, i))
+                flow_ids.append(fd.uuid)
+                persistence.load_engine(backend, fd).run()
+        except Exception as err:  # reported below, with the others
+            errors.append(err)
+
+    workers = [threading.Thread(target=worker, args=(n,))
+               for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert not errors, errors
+    assert len(flow_ids) == threads * flows
+    for flow_uuid in flow_ids:
+        flow_state, atoms = atom_states(backend, flow_uuid)
+        assert flow_state == states.SUCCESS
+        assert set(atoms.values()) == {states.SUCCESS}

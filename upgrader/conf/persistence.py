@@ -1,0 +1,62 @@
+"""Options of the [persistence] group: where TaskFlow keeps its logbooks.
+
+The logbooks live in their own database (or PostgreSQL schema), apart from
+upgrader's tables: TaskFlow's migrations use alembic's default
+``alembic_version`` table, which would collide with ours.
+"""
+
+from oslo_config import cfg
+
+GROUP = 'persistence'
+
+DEFAULT_CONNECTION = 'sqlite:///$state_path/taskflow.sqlite'
+
+opts = [
+    cfg.StrOpt('connection', default=DEFAULT_CONNECTION, secret=True,
+               help='SQLAlchemy URL of the database holding TaskFlow\'s '
+                    'logbooks (flow and task states, results). It must not '
+                    'be the [database] one: use another database, e.g. '
+                    'mysql+pymysql://user:pass@host/upgrader_taskflow or '
+                    'postgresql+psycopg2://user:pass@host/upgrader_taskflow '
+                    '(a PostgreSQL schema also works: add '
+                    '?options=-csearch_path%%3Dtaskflow). Plain mysql:// and '
+                    'postgresql:// use PyMySQL and psycopg2. Create or '
+                    'upgrade its tables with '
+                    '"upgrader-manage persistence sync".'),
+    cfg.IntOpt('max_pool_size', default=10, min=1,
+               help='Connections kept open to a PostgreSQL or MariaDB '
+                    'server (or per SQLite file); one per engine thread '
+                    'writing at the same time is enough.'),
+    cfg.IntOpt('max_overflow', default=20, min=0,
+               help='Connections opened beyond max_pool_size under load, '
+                    'closed again when returned.'),
+    cfg.IntOpt('connection_recycle_time', default=3600, min=1,
+               help='Seconds after which a pooled connection is reopened '
+                    '(keep it below the server\'s idle timeout).'),
+    cfg.IntOpt('max_retries', default=0, min=0,
+               help='How many times the first connection is retried, with '
+                    'exponential back-off, before giving up.'),
+    cfg.FloatOpt('sqlite_busy_timeout', default=30.0, min=0,
+                 help='SQLite only: seconds a writer waits for another '
+                      'writer (thread or process) to finish before '
+                      '"database is locked".'),
+    cfg.StrOpt('sqlite_synchronous', default='FULL',
+               choices=[('FULL', 'every commit is synced to disk: a resumed '
+                                 'flow sees every state change, even after '
+                                 'a power loss'),
+                        ('NORMAL', 'faster (no sync per commit in WAL '
+                                   'mode): survives a crash of the process, '
+                                   'but the last state changes can be lost '
+                                   'on power loss or a kernel crash, so a '
+                                   'finished task may run again')],
+               help='SQLite only: PRAGMA synchronous of the logbook '
+                    'database (always in WAL journal mode).'),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(opts, group=GROUP)
+
+
+def list_opts():
+    return opts

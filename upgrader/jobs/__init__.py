@@ -1,0 +1,2 @@
+"""Running host and rollout flows: TaskFlow persistence, job board,
+dispatchers, conductor and listeners."""

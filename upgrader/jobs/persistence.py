@@ -1,0 +1,418 @@
+"""TaskFlow's logbooks in SQL: a fast wrapper around its SQLAlchemy backend,
+the schema sync behind ``upgrader-manage persistence sync``, and helpers to
+create, find and load the flow details of our jobs.
+
+Why a wrapper (taskflow 6.5):
+
+* ``impl_sqlalchemy.Connection.__init__`` builds fresh table metadata
+  (``tables.fetch(MetaData())``) for every ``backend.get_connection()``, and
+  the engine's storage asks for a connection for each state change. New
+  ``Table`` objects make every statement a cache miss in SQLAlchemy's
+  compiled-statement cache, so each is compiled again: most of the time spent
+  per task. :class:`Backend` builds the tables once and its
+  :class:`Connection` reuses them.
+* ``update_atom_details`` (four times per task: RUNNING, progress 0, the
+  result with SUCCESS, progress 1) reads the row, merges
+  the incoming detail into it and writes it back. The merge keeps nothing of
+  the stored row (state, intention, meta, failures, results and version all
+  come from the incoming detail), so :meth:`Connection.update_atom_details`
+  writes the row with one ``UPDATE`` and returns the incoming detail, as
+  taskflow's in-memory backend does. States are written exactly as before.
+  ``update_flow_details`` (each flow state change) rewrote every atom row of
+  the flow; ours writes only the atoms whose row changes.
+* SQLite: taskflow opens a new connection for every transaction and leaves
+  foreign keys off (its ``ON DELETE CASCADE`` then does nothing). Ours keeps
+  a pool, turns on foreign keys, WAL journal mode and a busy timeout, and
+  begins every transaction with ``BEGIN IMMEDIATE``: a read transaction that
+  later writes could otherwise fail at once with "database is locked"
+  (WAL snapshot upgrade) instead of waiting for the other writer.
+"""
+
+import contextlib
+import logging
+import os
+
+from oslo_utils import uuidutils
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import pool as sa_pool
+from sqlalchemy import sql
+from taskflow import engines
+from taskflow import exceptions as tf_exc
+from taskflow.persistence.backends import impl_sqlalchemy
+from taskflow.persistence.backends.sqlalchemy import migration
+from taskflow.persistence.backends.sqlalchemy import tables as tf_tables
+from taskflow.persistence import models
+from taskflow import states
+
+from upgrader.common import exception
+from upgrader.conf import persistence as persistence_conf
+
+LOG = logging.getLogger(__name__)
+
+# Drivers used when a URL names none: the ones we ship and test.
+DEFAULT_DRIVERS = {
+    'mysql': 'mysql+pymysql',
+    'mariadb': 'mariadb+pymysql',
+    'postgresql': 'postgresql+psycopg2',
+    'postgres': 'postgresql+psycopg2',
+}
+
+# Flow states in which a flow detail still has work to do.
+UNFINISHED_STATES = frozenset([states.PENDING, states.RUNNING,
+                               states.RESUMING, states.SUSPENDED,
+                               states.SUSPENDING, states.REVERTING])
+
+
+class Backend(impl_sqlalchemy.SQLAlchemyBackend):
+    """TaskFlow's SQLAlchemy backend, with its tables built once.
+
+    Use :func:`get_backend` rather than this class: it reads the options
+    and normalises the URL.
+    """
+
+    def __init__(self, conf, engine=None):
+        super().__init__(conf, engine=engine)
+        self.metadata = sa.MetaData()
+        self.tables = tf_tables.fetch(self.metadata)
+        self.converter = impl_sqlalchemy._Alchemist(self.tables)
+
+    @staticmethod
+    def _create_engine(conf):
+        engine_conf = dict(conf)
+        url = sa.engine.make_url(engine_conf['connection'])
+        is_sqlite = url.get_backend_name() == 'sqlite'
+        in_memory = is_sqlite and url.database in (None, '', ':memory:')
+        if is_sqlite and not in_memory:
+            # taskflow forces NullPool (one new connection per transaction).
+            engine_conf['engine_args'] = dict(
+                engine_conf.get('engine_args') or {},
+                poolclass=sa_pool.QueuePool,
+                pool_size=int(conf.get('max_pool_size', 5)),
+                max_overflow=int(conf.get('max_overflow', 10)))
+        engine = impl_sqlalchemy.SQLAlchemyBackend._create_engine(engine_conf)
+        if is_sqlite:
+            _tune_sqlite(engine, in_memory,
+                         busy_timeout=float(conf.get('sqlite_busy_timeout',
+                                                     30.0)),
+                         synchronous=conf.get('sqlite_synchronous', 'FULL'))
+        return engine
+
+    def get_connection(self):
+        conn = Connection(self)
+        if not self._validated:
+            conn.validate(max_retries=self._max_retries)
+            self._validated = True
+        return conn
+
+
+class Connection(impl_sqlalchemy.Connection):
+    """A connection sharing its backend's tables (see the module docstring)."""
+
+    def __init__(self, backend, upgrade_lock=None):
+        # Not calling super().__init__ is the point: it builds new tables.
+        self._backend = backend
+        self._upgrade_lock = upgrade_lock or backend._upgrade_lock
+        self._engine = backend.engine
+        self._metadata = backend.metadata
+        self._tables = backend.tables
+        self._converter = backend.converter
+
+    def update_atom_details(self, atom_detail):
+        atomdetails = self._tables.atomdetails
+        try:
+            with self._engine.begin() as conn:
+                result = conn.execute(
+                    sql.update(atomdetails)
+                    .where(atomdetails.c.uuid == atom_detail.uuid)
+                    .values(atom_detail.to_dict()))
+                found = result.rowcount
+        except sa_exc.SQLAlchemyError:
+            tf_exc.raise_with_cause(
+                tf_exc.StorageFailure,
+                "Failed updating atom details with uuid '%s'"
+                % atom_detail.uuid)
+        if not found:
+            raise tf_exc.NotFound("No atom details found with uuid '%s'"
+                                  % atom_detail.uuid)
+        return atom_detail
+
+    def _update_flow_details(self, conn, fd, e_fd):
+        # As taskflow's, but an atom whose row would not change is not
+        # written again: every flow state change used to rewrite all atoms.
+        e_fd.merge(fd)
+        conn.execute(
+            sql.update(self._tables.flowdetails)
+            .where(self._tables.flowdetails.c.uuid == e_fd.uuid)
+            .values(e_fd.to_dict()))
+        for ad in fd:
+            e_ad = e_fd.find(ad.uuid)
+            if e_ad is None:
+                e_fd.add(ad)
+                self._insert_atom_details(conn, ad, fd.uuid)
+                continue
+            stored = e_ad.to_dict()
+            e_ad.merge(ad)
+            merged = e_ad.to_dict()
+            if merged != stored:
+                conn.execute(
+                    sql.update(self._tables.atomdetails)
+                    .where(self._tables.atomdetails.c.uuid == e_ad.uuid)
+                    .values(merged))
+
+    def add_flow_details(self, book_uuid, flow_detail):
+        """Insert a new flow detail (and its atoms) into a saved logbook.
+
+        Unlike ``save_logbook``, this does not read and rewrite the whole
+        logbook, which grows with every host of a rollout.
+        """
+        try:
+            with self._engine.begin() as conn:
+                self._insert_flow_details(conn, flow_detail, book_uuid)
+        except sa_exc.SQLAlchemyError:
+            tf_exc.raise_with_cause(
+                tf_exc.StorageFailure,
+                "Failed adding flow details '%s' to logbook '%s'"
+                % (flow_detail.uuid, book_uuid))
+        return flow_detail
+
+
+def _tune_sqlite(engine, in_memory, busy_timeout, synchronous):
+    synchronous = str(synchronous).upper()
+    if synchronous not in ('OFF', 'NORMAL', 'FULL', 'EXTRA'):
+        raise exception.ConfigInvalid(
+            reason='[persistence] sqlite_synchronous: %s' % synchronous)
+
+    @sa.event.listens_for(engine, 'connect')
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy's begin event, not pysqlite, open transactions.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute('PRAGMA foreign_keys=ON')
+            cursor.execute('PRAGMA busy_timeout=%d' % int(busy_timeout * 1000))
+            if not in_memory:
+                cursor.execute('PRAGMA journal_mode=WAL')
+                cursor.execute('PRAGMA synchronous=%s' % synchronous)
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, 'begin')
+    def _on_begin(conn):
+        conn.exec_driver_sql('BEGIN IMMEDIATE')
+
+
+def _backend_conf(conf_or_url):
+    """The dict taskflow's backend expects, from our options or a URL."""
+    if isinstance(conf_or_url, (str, sa.engine.URL)):
+        values = {opt.dest: opt.default for opt in persistence_conf.opts}
+        values['connection'] = conf_or_url
+    else:
+        persistence_conf.register_opts(conf_or_url)
+        group = conf_or_url[persistence_conf.GROUP]
+        values = {opt.dest: group[opt.dest] for opt in persistence_conf.opts}
+    url = normalise_url(values.pop('connection'))
+    return {
+        'connection': url.render_as_string(hide_password=False),
+        'max_pool_size': values['max_pool_size'],
+        'max_overflow': values['max_overflow'],
+        'idle_timeout': values['connection_recycle_time'],
+        'max_retries': values['max_retries'],
+        'sqlite_busy_timeout': values['sqlite_busy_timeout'],
+        'sqlite_synchronous': values['sqlite_synchronous'],
+    }
+
+
+def normalise_url(url):
+    """Parse a connection URL, giving plain ``mysql://`` and ``postgresql://``
+    the drivers we ship (PyMySQL, psycopg2); checks the driver imports.
+
+    :raises: ConfigInvalid (a one-line message, password masked)
+    """
+    try:
+        url = sa.engine.make_url(url)
+    except sa_exc.ArgumentError:
+        raise exception.ConfigInvalid(
+            reason='[persistence] connection is not a database URL')
+    if url.drivername in DEFAULT_DRIVERS:
+        url = url.set(drivername=DEFAULT_DRIVERS[url.drivername])
+    try:
+        url.get_dialect().import_dbapi()
+    except (ImportError, sa_exc.NoSuchModuleError) as err:
+        raise exception.ConfigInvalid(
+            reason='[persistence] connection %s: driver %s is not usable '
+                   '(%s); use mysql+pymysql://, postgresql+psycopg2:// or '
+                   'sqlite:///' % (mask_url(url), url.drivername, err))
+    return url
+
+
+def mask_url(url):
+    """The URL as text with its password replaced by ``***``."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return '<unparsable URL>'
+
+
+def get_backend(conf_or_url):
+    """A TaskFlow persistence backend for our options or a URL.
+
+    :param conf_or_url: an oslo.config ``ConfigOpts`` (its ``[persistence]``
+        group is read) or an SQLAlchemy URL.
+    :returns: a :class:`Backend`; close it when done.  Connecting happens on
+        the first ``get_connection()``.
+    :raises: ConfigInvalid when the URL or its driver is unusable.
+    """
+    return Backend(_backend_conf(conf_or_url))
+
+
+def _ensure_sqlite_dir(url):
+    url = sa.engine.make_url(url)
+    if url.get_backend_name() == 'sqlite' and url.database not in (
+            None, '', ':memory:'):
+        directory = os.path.dirname(os.path.abspath(url.database))
+        os.makedirs(directory, exist_ok=True)
+
+
+def _unavailable(url, err):
+    """DatabaseUnavailable with a one-line reason and no password in it."""
+    cause = getattr(err, 'orig', None) or err.__cause__ or err
+    lines = str(cause).strip().splitlines() or [type(cause).__name__]
+    text = lines[0].strip()
+    password = sa.engine.make_url(url).password
+    if password:
+        text = text.replace(str(password), '***')
+    return exception.DatabaseUnavailable(
+        reason='%s: %s' % (mask_url(url), text))
+
+
+def upgrade(conf_or_url):
+    """Create or upgrade TaskFlow's tables (its own alembic migrations; on
+    SQLite, ``create_all``, as taskflow does). Idempotent.
+
+    :raises: DatabaseUnavailable (one line, password masked) when the
+        database cannot be reached or migrated; ConfigInvalid for a bad URL.
+    """
+    backend_conf = _backend_conf(conf_or_url)
+    url = backend_conf['connection']
+    try:
+        _ensure_sqlite_dir(url)
+    except OSError as err:
+        raise _unavailable(url, err) from err
+    backend = Backend(backend_conf)
+    try:
+        with contextlib.closing(backend.get_connection()) as conn:
+            conn.upgrade()
+    except (sa_exc.SQLAlchemyError, tf_exc.StorageFailure) as err:
+        raise _unavailable(url, err) from err
+    finally:
+        backend.close()
+    LOG.info('TaskFlow persistence schema is current at %s', mask_url(url))
+
+
+def check(conf_or_url):
+    """Check the logbook database answers and has TaskFlow's tables.
+
+    For ``upgrader-status upgrade check``.
+
+    :raises: DatabaseUnavailable, or DatabaseNotSynced when the tables are
+        missing or behind.
+    """
+    backend_conf = _backend_conf(conf_or_url)
+    url = backend_conf['connection']
+    backend = Backend(backend_conf)
+    try:
+        with backend.engine.connect() as conn:
+            current, expected = _schema_revisions(conn)
+    except sa_exc.SQLAlchemyError as err:
+        raise _unavailable(url, err) from err
+    finally:
+        backend.close()
+    if current != expected:
+        raise exception.DatabaseNotSynced(
+            "TaskFlow persistence schema is not current (%s, expected %s): "
+            "run 'upgrader-manage persistence sync'." % (current, expected),
+            current=current, expected=expected)
+
+
+def _schema_revisions(conn):
+    """(current, expected) schema versions, comparable for equality."""
+    names = set(sa.inspect(conn).get_table_names())
+    if conn.dialect.name == 'sqlite':
+        # taskflow creates SQLite tables directly, without alembic.
+        wanted = {'logbooks', 'flowdetails', 'atomdetails'}
+        return ('tables' if wanted <= names else 'none', 'tables')
+    from alembic import migration as alembic_migration
+    from alembic import script as alembic_script
+    config = migration._make_alembic_config()
+    head = alembic_script.ScriptDirectory.from_config(config).get_current_head()
+    current = None
+    if 'alembic_version' in names:
+        current = alembic_migration.MigrationContext.configure(
+            conn).get_current_revision()
+    return (current or 'none', head)
+
+
+def logbook_for(backend, name, uuid):
+    """The logbook ``uuid``, created (named ``name``) if it does not exist.
+
+    Safe when two processes race to create it.
+    """
+    with contextlib.closing(backend.get_connection()) as conn:
+        try:
+            return conn.get_logbook(uuid, lazy=True)
+        except tf_exc.NotFound:
+            pass
+        try:
+            return conn.save_logbook(models.LogBook(name, uuid=uuid))
+        except tf_exc.StorageFailure:
+            # Somebody else created it first: theirs is as good as ours.
+            return conn.get_logbook(uuid, lazy=True)
+
+
+def create_flow_detail(backend, book, name, flow_factory, factory_args=None,
+                       factory_kwargs=None, uuid=None, meta=None):
+    """Save a new flow detail in ``book`` that records how to rebuild it.
+
+    :param book: a logbook already saved (see :func:`logbook_for`).
+    :param flow_factory: a module-level function (or its dotted name)
+        importable by name; its arguments must be JSON-serialisable.
+    :returns: the saved FlowDetail, to pass to :func:`load_engine`.
+    """
+    flow_detail = models.FlowDetail(name, uuid=uuid or uuidutils.generate_uuid())
+    flow_detail.meta = dict(meta or {})
+    # Without a backend this only validates and records the factory.
+    engines.save_factory_details(flow_detail, flow_factory,
+                                 list(factory_args or ()),
+                                 dict(factory_kwargs or {}))
+    with contextlib.closing(backend.get_connection()) as conn:
+        conn.add_flow_details(book.uuid, flow_detail)
+    book.add(flow_detail)
+    return flow_detail
+
+
+def get_flow_detail(backend, flow_uuid):
+    """The flow detail ``flow_uuid`` with its atoms; raises taskflow's
+    NotFound if there is none."""
+    with contextlib.closing(backend.get_connection()) as conn:
+        return conn.get_flow_details(flow_uuid)
+
+
+def unfinished_flow_details(backend, book_uuid):
+    """Flow details of a logbook that still have work to do (to resume)."""
+    with contextlib.closing(backend.get_connection()) as conn:
+        return [fd for fd in conn.get_flows_for_book(book_uuid)
+                if (fd.state or states.PENDING) in UNFINISHED_STATES]
+
+
+def load_engine(backend, flow_detail, store=None, **engine_options):
+    """An engine for a flow detail made by :func:`create_flow_detail`,
+    new or to resume: the flow is rebuilt by its factory, and atoms already
+    SUCCESS are not run again (RUNNING ones are re-executed, REVERTING ones
+    reverted again).
+
+    ``engine_options`` are passed to ``taskflow.engines.load_from_detail``
+    (``engine='parallel'``, ``executor=...``, ...).
+    """
+    return engines.load_from_detail(flow_detail, store=store,
+                                    backend=backend, **engine_options)
