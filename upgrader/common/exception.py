@@ -114,3 +114,40 @@ class MigrationFailed(UpgraderException):
 
 class HostNotReady(UpgraderException):
     _msg_fmt = "Host %(host)s is not healthy: %(reason)s"
+
+
+class RolloutNotFound(NotFound):
+    _msg_fmt = "Rollout %(rollout)s does not exist."
+
+
+class RolloutExists(Conflict):
+    _msg_fmt = "Rollout %(rollout)s already exists."
+
+
+class HostRunNotFound(NotFound):
+    _msg_fmt = "Host %(host)s is not part of rollout %(rollout)s."
+
+
+class HostRunExists(Conflict):
+    _msg_fmt = "Host %(host)s is already part of rollout %(rollout)s."
+
+
+class InstanceMoveNotFound(NotFound):
+    _msg_fmt = "Instance move %(move)s does not exist."
+
+
+class StateConflict(Conflict):
+    _msg_fmt = "%(what)s is %(actual)s, expected %(expected)s."
+
+
+class RolloutStopped(UpgraderException):
+    """The controller stopped before the end; the rollout can be resumed."""
+    _msg_fmt = "Rollout %(rollout)s stopped: %(reason)s"
+
+
+class RolloutAborted(RolloutStopped):
+    _msg_fmt = "Rollout %(rollout)s aborted: %(reason)s"
+
+
+class RolloutFailed(RolloutStopped):
+    _msg_fmt = "Rollout %(rollout)s failed: %(reason)s"

@@ -1,0 +1,3 @@
+"""Fixtures shared by every test: real databases and the cloud simulator."""
+
+pytest_plugins = ['tests.fixtures.databases', 'tests.fixtures.simulator']

@@ -1,0 +1,95 @@
+"""Schema of our tables: sync (alembic upgrade), version, head and check.
+
+Our alembic version table is ``upgrader_alembic_version`` so that TaskFlow's
+persistence (default ``alembic_version``) can share the database.
+"""
+
+import functools
+import os
+
+from alembic import config as alembic_config
+from alembic import migration as alembic_migration
+from alembic import script as alembic_script
+from alembic import util as alembic_util
+
+from upgrader.common import exception
+from upgrader.db.sqlalchemy import engine as db_engine
+
+VERSION_TABLE = 'upgrader_alembic_version'
+SCRIPT_LOCATION = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               'sqlalchemy', 'alembic')
+
+
+def _config(connection=None):
+    config = alembic_config.Config()
+    config.set_main_option('script_location', SCRIPT_LOCATION)
+    config.attributes['connection'] = connection
+    return config
+
+
+@functools.lru_cache(maxsize=1)
+def _script():
+    return alembic_script.ScriptDirectory.from_config(_config())
+
+
+def head():
+    """The revision this code expects."""
+    return _script().get_current_head()
+
+
+def version():
+    """The database's current revision; None if the schema is missing.
+
+    Never creates a missing SQLite file.
+    """
+    path = db_engine.sqlite_path()
+    if path is not None and not os.path.exists(path):
+        return None
+    with db_engine.connect() as connection:
+        context = alembic_migration.MigrationContext.configure(
+            connection, opts={'version_table': VERSION_TABLE})
+        return context.get_current_revision()
+
+
+def _run(fn, revision):
+    db_engine.check_sqlite_directory(create=True)
+    try:
+        with db_engine.connect(begin=True) as connection:
+            fn(_config(connection), revision)
+        if db_engine.sqlite_path() is not None:
+            with db_engine.connect() as connection:
+                db_engine.set_wal(connection.connection.cursor())
+    except alembic_util.CommandError as e:
+        raise exception.InvalidInput(
+            reason='revision %s: %s' % (revision, e)) from e
+    # The schema changed under any cached check.
+    db_engine.set_schema_checked(False)
+
+
+def upgrade(revision=None):
+    """Upgrade the schema to revision (default: head). Returns the new one."""
+    from alembic import command  # slow to import; only db sync needs it
+    _run(command.upgrade, revision or 'head')
+    return version()
+
+
+def downgrade(revision):
+    """Downgrade the schema to revision ('base' drops every table)."""
+    from alembic import command
+    _run(command.downgrade, revision)
+    return version()
+
+
+def check_current():
+    """Return the current revision if it is head.
+
+    :raises DatabaseNotSynced: the schema is missing, behind, or unknown to
+        this code (newer).
+    :raises DatabaseUnavailable: the database cannot be reached.
+    """
+    current = version()
+    expected = head()
+    if current != expected:
+        raise exception.DatabaseNotSynced(current=current or 'no schema',
+                                          expected=expected)
+    return current

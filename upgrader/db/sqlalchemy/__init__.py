@@ -1,0 +1,1 @@
+"""The SQLAlchemy implementation of the database API (the only backend)."""
