@@ -103,7 +103,7 @@ def parse_config(argv, categories=None, description=None):
     # Commands print their results on stdout; logs go to stderr.
     logging.set_defaults(default_log_levels=logging.get_default_log_levels()
                          + ['stevedore=ERROR', 'alembic=WARN',
-                                           'oslo_db=ERROR'])
+                                           'oslo_db=ERROR', 'keystoneauth=ERROR'])
     CONF.set_default('use_stderr', True)
     CONF(argv, project='upgrader', description=description)
     logging.setup(CONF, 'upgrader')

@@ -14,6 +14,7 @@ from upgrader.common import exception
 from upgrader.db import api as db_api
 from upgrader.db import migration
 from upgrader.drivers import compute
+from upgrader.jobs import persistence
 
 
 class CloudCommands:
@@ -175,9 +176,19 @@ class ReleaseCommands:
                        output_format)
 
 
+class PersistenceCommands:
+    """TaskFlow's logbooks: the persisted state of running flows."""
+
+    def sync(self):
+        """Create or upgrade the TaskFlow logbook tables ([persistence])."""
+        persistence.upgrade(common.CONF)
+        print('TaskFlow persistence schema is current.')
+
+
 CATEGORIES = {
     'cloud': CloudCommands,
     'db': DbCommands,
+    'persistence': PersistenceCommands,
     'release': ReleaseCommands,
 }
 

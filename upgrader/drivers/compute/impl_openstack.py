@@ -7,6 +7,7 @@ from clouds.yaml (``[cloud] cloud``) or from the keystoneauth options of the
 
 import contextlib
 import functools
+import re
 
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
@@ -38,13 +39,18 @@ LIVE_MIGRATABLE_STATUSES = frozenset(['ACTIVE', 'PAUSED'])
 
 @contextlib.contextmanager
 def _translated_errors(url=None):
-    """Turn client library errors into upgrader's one-line errors."""
+    """Turn client library errors into upgrader's one-line errors.
+
+    ``url`` names the endpoint in errors: a string, or a callable asked only
+    when an error happens (the URL is known once the connection is made).
+    """
     try:
         yield
     except (ks_exc.ConnectFailure, ks_exc.ConnectTimeout,
             ks_exc.DiscoveryFailure) as e:
+        url = url() if callable(url) else url
         raise exception.CloudUnreachable(url=url or 'the configured endpoint',
-                                         reason=_first_line(e))
+                                         reason=_connection_error(e))
     except ks_exc.Unauthorized as e:
         raise exception.CloudAuthFailed(reason=_first_line(e))
     except ks_exc.MissingAuthPlugin as e:
@@ -57,6 +63,15 @@ def _translated_errors(url=None):
         raise exception.CloudError(reason=_first_line(e))
 
 
+def _connection_error(e):
+    """The socket's own words ('Connection refused'), not urllib3's prose."""
+    found = re.search(r'\[Errno -?\d+\] ([^"\')]+)', str(e))
+    if found:
+        return found.group(1).strip()
+    return 'timed out' if isinstance(e, ks_exc.ConnectTimeout) else (
+        _first_line(e)[:200])
+
+
 def _first_line(e):
     lines = str(e).strip().splitlines()
     return lines[0] if lines else type(e).__name__
@@ -65,7 +80,7 @@ def _first_line(e):
 def _translate(func):
     @functools.wraps(func)
     def wrapper(self, *args, **kwargs):
-        with _translated_errors(self.auth_url):
+        with _translated_errors(lambda: self.auth_url):
             return func(self, *args, **kwargs)
     return wrapper
 
@@ -102,7 +117,7 @@ class OpenStackComputeDriver(base.ComputeDriver):
                 if 'was not found' in str(e):
                     raise exception.CloudNotFound(cloud=opts.cloud)
                 raise exception.ConfigInvalid(reason=_first_line(e))
-            self.auth_url = region.config.get('auth', {}).get('auth_url')
+            self.auth_url = region.get_auth_args().get('auth_url')
             return openstack.connection.Connection(config=region)
         auth = ks_loading.load_auth_from_conf_options(self.conf, 'cloud')
         if auth is None:
