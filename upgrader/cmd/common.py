@@ -106,6 +106,11 @@ def parse_config(argv, categories=None, description=None):
                                            'oslo_db=ERROR', 'keystoneauth=ERROR'])
     CONF.set_default('use_stderr', True)
     CONF(argv, project='upgrader', description=description)
+    if not CONF.debug:
+        # Commands show their own progress; upgrader's INFO logs would say
+        # it twice. --debug (or a log file) shows everything.
+        CONF.set_default('default_log_levels',
+                         CONF.default_log_levels + ['upgrader=WARN'])
     logging.setup(CONF, 'upgrader')
 
 

@@ -7,7 +7,9 @@ Exit codes: 0 ok, 1 finished with warnings or work remaining, 2 failed,
 """
 
 import sys
+import time
 
+from upgrader import api
 from upgrader.cmd import common
 from upgrader.cmd.common import args
 from upgrader.common import exception
@@ -185,11 +187,180 @@ class PersistenceCommands:
         print('TaskFlow persistence schema is current.')
 
 
+def _print_plan(rollout, plan, output_format):
+    if output_format == 'json':
+        common.print_json({'rollout': rollout.uuid, 'name': rollout.name,
+                           'plan': plan.to_dict()})
+        return
+    print('Rollout %s (%s): template %s, %d wave(s), %d host(s), '
+          '%d migration(s) planned (lower bound %d), predicted %s'
+          % (rollout.name, rollout.uuid, rollout.template_name,
+             len(plan.waves), len(plan.hosts), plan.migrations,
+             plan.lower_bound_migrations, _duration(plan.predicted_seconds)))
+    common.print_table(
+        ['Wave', 'Hosts', 'Migrations', 'Moving twice', 'Predicted'],
+        [[w.index, ' '.join(w.hosts), len(w.moves),
+          sum(1 for m in w.moves if m.moves_again),
+          _duration(w.predicted_seconds)] for w in plan.waves])
+    for host, reason in sorted(plan.skipped_hosts.items()):
+        print('Skipped %s: %s' % (host, reason))
+    for warning in plan.warnings:
+        print('Warning: %s' % warning)
+
+
+def _duration(seconds):
+    seconds = int(round(seconds or 0))
+    return '%dh%02dm%02ds' % (seconds // 3600, seconds // 60 % 60,
+                              seconds % 60)
+
+
+class _Progress:
+    """Prints what happens during a rollout, one line per event."""
+
+    def __init__(self):
+        self.start = time.monotonic()
+
+    def __call__(self, kind, details):
+        elapsed = _duration(time.monotonic() - self.start)
+        if kind == 'host':
+            line = '%s: %s' % (details['host'], details['state'])
+            if details.get('error'):
+                line += ' (%s)' % details['error']
+        elif kind == 'step':
+            if details['step'] in ('start', 'done'):
+                return      # the host state line says it
+            line = '%s: %s' % (details['host'], details['step'])
+        elif kind == 'move':
+            if details['state'] not in ('completed', 'failed', 'aborted'):
+                return
+            line = '%s: %s %s -> %s %s' % (
+                details['source'], details['name'] or details['instance'],
+                details['source'], details['destination'], details['state'])
+        elif details.get('level') in ('WARNING', 'ERROR'):
+            line = '%s: %s' % (details['host'], details['message'])
+        else:
+            return
+        print('[%s] %s' % (elapsed, line), flush=True)
+
+
+def _outcome(rollout_ref, state):
+    summary = api.status(common.CONF, rollout_ref)['summary']
+    print('Rollout %s %s: hosts %s, migrations %s' % (
+        rollout_ref, state, _pairs(summary['hosts']),
+        _pairs(summary['migrations'])))
+    return {'succeeded': common.EXIT_OK,
+            'aborted': common.EXIT_WARNING}.get(state, common.EXIT_FAILED)
+
+
+def _pairs(counts):
+    return ', '.join('%s %d' % kv for kv in sorted(counts.items())) or 'none'
+
+
+class RolloutCommands:
+    """Plan, run and follow rolling upgrades."""
+
+    @args('--template', required=True,
+          help='Workflow template name (see flows/) or path.')
+    @args('--to', dest='to_release',
+          help='Release to upgrade to (name or uuid); required by '
+               'templates that upgrade packages.')
+    @args('--hosts', type=lambda v: [h for h in v.split(',') if h],
+          help='Comma-separated compute hosts (default: all).')
+    @args('--az', dest='azs', action='append',
+          help='Only hosts of this availability zone (repeatable).')
+    @args('--max-parallel', type=int,
+          help='Hosts drained at once (default: the template\'s).')
+    @args('--max-failed-hosts', type=int,
+          help='Failed hosts tolerated before the rollout stops '
+               '(default: the template\'s, usually 0).')
+    @args('--name', dest='rollout_name', help='A name for the rollout.')
+    @common.format_arg()
+    def plan(self, template, to_release=None, hosts=None, azs=None,
+             max_parallel=None, max_failed_hosts=None, rollout_name=None,
+             output_format='table'):
+        """Plan a rollout and store it; the cloud is not touched.
+
+        Reads the inventory, orders the hosts in waves, gives every instance
+        a destination (an already upgraded host whenever capacity allows, so
+        each instance moves once) and proves each wave fits.
+        """
+        rollout, plan = api.plan_rollout(
+            common.CONF, template, to_release=to_release, hosts=hosts,
+            availability_zones=azs, max_parallel=max_parallel,
+            max_failed_hosts=max_failed_hosts, name=rollout_name)
+        _print_plan(rollout, plan, output_format)
+        return common.EXIT_WARNING if plan.warnings else common.EXIT_OK
+
+    @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
+    def start(self, rollout_ref):
+        """Run a planned rollout in this process, showing progress.
+
+        Exit code: 0 succeeded, 1 aborted (resumable), 2 failed.
+        """
+        state = api.start(common.CONF, rollout_ref, on_event=_Progress())
+        return _outcome(rollout_ref, state)
+
+    @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
+    def resume(self, rollout_ref):
+        """Resume an aborted rollout, or one whose process died.
+
+        Finished steps are not run again; the step that was running when
+        the process died is run again from its start.
+        """
+        state = api.resume(common.CONF, rollout_ref, on_event=_Progress())
+        return _outcome(rollout_ref, state)
+
+    @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
+    def abort(self, rollout_ref):
+        """Stop a rollout: in-flight steps finish, no new step starts.
+
+        Hosts caught in the middle stay disabled and drained until the
+        rollout is resumed.
+        """
+        state = api.abort(common.CONF, rollout_ref)
+        print('Rollout %s: %s' % (rollout_ref, state))
+
+    @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
+    @common.format_arg()
+    def status(self, rollout_ref, output_format='table'):
+        """Show a rollout: its state, each host's state and step, moves."""
+        data = api.status(common.CONF, rollout_ref)
+        if output_format == 'json':
+            common.print_json(data)
+            return
+        summary = data['summary']
+        print('Rollout %s (%s): %s, template %s, release %s' % (
+            data['name'], data['uuid'], data['state'], data['template_name'],
+            data['to_release']))
+        if data['error']:
+            print('Error: %s' % data['error'])
+        print('Hosts: %s; migrations: %d planned, %s' % (
+            _pairs(summary['hosts']), summary['migrations_planned'],
+            _pairs(summary['migrations'])))
+        common.print_table(
+            ['Wave', 'Host', 'State', 'Step', 'Error'],
+            [[h['wave'], h['host'], h['state'], h['step'], h['error']]
+             for h in data['hosts']])
+
+    @common.format_arg()
+    def list(self, output_format='table'):
+        """List rollouts, oldest first."""
+        rollouts = api.list_rollouts(common.CONF)
+        if output_format == 'json':
+            common.print_json(rollouts)
+            return
+        common.print_table(
+            ['Name', 'UUID', 'State', 'Template', 'Release', 'Created'],
+            [[r['name'], r['uuid'], r['state'], r['template_name'],
+              r['to_release'], r['created_at']] for r in rollouts])
+
+
 CATEGORIES = {
     'cloud': CloudCommands,
     'db': DbCommands,
     'persistence': PersistenceCommands,
     'release': ReleaseCommands,
+    'rollout': RolloutCommands,
 }
 
 

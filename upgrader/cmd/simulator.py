@@ -103,6 +103,9 @@ def _add_create(sub):
                    help='Anti-affinity server groups (default: 4).')
     p.add_argument('--group-size', type=int, default=3,
                    help='Members per server group (default: 3).')
+    p.add_argument('--spare-hosts-per-az', type=int, default=0,
+                   help='Hosts of each zone that start empty, as spare '
+                        'capacity for maintenance (default: 0).')
     p.add_argument('--non-live-migratable-fraction', type=_fraction,
                    default=0.05,
                    help='Share of instances that cannot be live-migrated '
@@ -149,6 +152,7 @@ def _create(args):
         anti_affinity_groups=args.anti_affinity_groups,
         group_size=args.group_size,
         non_live_migratable_fraction=args.non_live_migratable_fraction,
+        spare_hosts_per_az=args.spare_hosts_per_az,
         seed=args.seed, password=args.password, time_scale=args.time_scale,
         max_hosts_out_of_service=args.max_hosts_out_of_service,
         host_vcpus=args.host_vcpus, host_memory_mb=args.host_memory_mb,

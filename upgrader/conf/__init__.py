@@ -11,9 +11,12 @@ from upgrader.conf import workflow
 
 CONF = cfg.CONF
 
-default.register_opts(CONF)
-database.register_opts(CONF)
-cloud.register_opts(CONF)
-host_access.register_opts(CONF)
-persistence.register_opts(CONF)
-workflow.register_opts(CONF)
+
+def register_opts(conf):
+    """Register every option group of upgrader on ``conf``."""
+    for group in (default, database, cloud, host_access, persistence,
+                  workflow):
+        group.register_opts(conf)
+
+
+register_opts(CONF)

@@ -9,6 +9,9 @@ opts = [
                 help='Directories searched first for workflow templates '
                      '(<name>.yaml); a template here overrides the shipped '
                      'one of the same name.'),
+    cfg.FloatOpt('poll_interval', default=2.0, min=0.01,
+                 help='Seconds between two looks at a long operation '
+                      '(live migration, reboot, health check).'),
 ]
 
 

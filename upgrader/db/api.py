@@ -111,7 +111,7 @@ class Connection(metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def host_run_create(self, rollout, host, wave, state=None,
-                        previous_versions=None):
+                        facts=None):
         """Add a host to a rollout, in this wave (default state pending).
 
         :raises RolloutNotFound:
@@ -139,7 +139,7 @@ class Connection(metaclass=abc.ABCMeta):
         """Update columns of a host run and return it.
 
         :param values: among ``state``, ``step``, ``error``, ``wave``,
-            ``previous_versions``, ``started_at``, ``finished_at``.
+            ``facts``, ``started_at``, ``finished_at``.
         :param expected_state: compare and swap, as for rollout_update.
         :raises HostRunNotFound:
         :raises StateConflict:

@@ -46,6 +46,7 @@ from taskflow.persistence import models
 from taskflow import states
 
 from upgrader.common import exception
+from upgrader.common import sqlite
 from upgrader.conf import persistence as persistence_conf
 
 LOG = logging.getLogger(__name__)
@@ -183,10 +184,10 @@ def _tune_sqlite(engine, in_memory, busy_timeout, synchronous):
         raise exception.ConfigInvalid(
             reason='[persistence] sqlite_synchronous: %s' % synchronous)
 
+    sqlite.serialise_writers(engine)
+
     @sa.event.listens_for(engine, 'connect')
     def _on_connect(dbapi_conn, _record):
-        # Let SQLAlchemy's begin event, not pysqlite, open transactions.
-        dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         try:
             cursor.execute('PRAGMA foreign_keys=ON')
@@ -196,10 +197,6 @@ def _tune_sqlite(engine, in_memory, busy_timeout, synchronous):
                 cursor.execute('PRAGMA synchronous=%s' % synchronous)
         finally:
             cursor.close()
-
-    @sa.event.listens_for(engine, 'begin')
-    def _on_begin(conn):
-        conn.exec_driver_sql('BEGIN IMMEDIATE')
 
 
 def _backend_conf(conf_or_url):

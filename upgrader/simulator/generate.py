@@ -73,8 +73,11 @@ def create_cloud(state_file, hosts=16, instances=100, azs=2, aggregates=2,
                  host_vcpus=64, host_memory_mb=262144, host_disk_gb=2000,
                  cpu_allocation_ratio=4.0, ram_allocation_ratio=1.0,
                  disk_allocation_ratio=1.0, packages=None, durations=None,
-                 faults=None, overwrite=False):
+                 faults=None, overwrite=False, spare_hosts_per_az=0):
     """Generate a cloud into a new state file; return its summary.
+
+    ``spare_hosts_per_az`` hosts of each zone start empty, as operators
+    keep spare capacity for maintenance.
 
     Raises InvalidInput for bad parameters or a cloud too small for its
     instances, Conflict if the file exists and ``overwrite`` is false; the
@@ -89,7 +92,8 @@ def create_cloud(state_file, hosts=16, instances=100, azs=2, aggregates=2,
                   host_memory_mb=host_memory_mb, host_disk_gb=host_disk_gb,
                   cpu_allocation_ratio=cpu_allocation_ratio,
                   ram_allocation_ratio=ram_allocation_ratio,
-                  disk_allocation_ratio=disk_allocation_ratio)
+                  disk_allocation_ratio=disk_allocation_ratio,
+                  spare_hosts_per_az=spare_hosts_per_az)
     _validate(params, time_scale, max_hosts_out_of_service)
     durations = dict(DEFAULT_DURATIONS, **(durations or {}))
     packages = dict(DEFAULT_PACKAGES if packages is None else packages)
@@ -152,6 +156,8 @@ def _validate(p, time_scale, max_out):
     if p['anti_affinity_groups'] * p['group_size'] > p['instances']:
         bad('anti-affinity groups need %d instances, only %d requested'
             % (p['anti_affinity_groups'] * p['group_size'], p['instances']))
+    if not 0 <= p['spare_hosts_per_az'] < p['hosts'] // max(p['azs'], 1):
+        bad('spare hosts per zone must leave each zone a host for instances')
     if not 0.0 <= p['non_live_migratable_fraction'] <= 1.0:
         bad('non-live-migratable fraction must be between 0 and 1')
     for key in ('host_vcpus', 'host_memory_mb', 'host_disk_gb'):
@@ -206,6 +212,12 @@ def _generate(p, packages):
             'project_id': cloud.projects[g % len(cloud.projects)],
             'members': []})
     weights = [f[5] for f in FLAVORS]
+    spare = set()
+    for zone in sorted({h['az'] for h in cloud.hosts}):
+        in_zone = [h['name'] for h in cloud.hosts if h['az'] == zone]
+        spare.update(in_zone[len(in_zone) - p['spare_hosts_per_az']:]
+                     if p['spare_hosts_per_az'] else [])
+    used_hosts = [h for h in cloud.hosts if h['name'] not in spare]
     for i in range(m):
         group = cloud.groups[i // p['group_size']] if i < grouped else None
         metadata = {}
@@ -217,7 +229,7 @@ def _generate(p, packages):
             if i in pinned:
                 metadata[NO_LIVE_MIGRATION_KEY] = 'local scratch disk'
         need = [flavor[2], flavor[3], flavor[4]]
-        host = _pick_host(cloud.hosts, need, capacity, group, rng)
+        host = _pick_host(used_hosts, need, capacity, group, rng)
         if host is None:
             raise exception.InvalidInput(
                 reason='%d hosts cannot hold %d instances (instance %d does '

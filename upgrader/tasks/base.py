@@ -6,6 +6,7 @@ no clients. They reach the drivers and the recorder through the process's
 """
 
 import functools
+import logging as py_logging
 import time
 
 from oslo_log import log as logging
@@ -28,7 +29,7 @@ class Recorder:
                  ': %s' % error if error else '')
 
     def event(self, rollout_id, host, step, message, level='INFO'):
-        LOG.log(logging.getLevelName(level), 'Rollout %s host %s %s: %s',
+        LOG.log(py_logging.getLevelName(level), 'Rollout %s host %s %s: %s',
                 rollout_id, host, step, message)
 
     def move(self, rollout_id, instance, name, source, destination, state,
@@ -47,13 +48,20 @@ class Recorder:
 
 
 class Runtime:
-    """The drivers and settings the tasks of this process use."""
+    """The drivers and settings the tasks of this process use.
 
-    def __init__(self, compute, hosts, recorder=None, poll_interval=2.0,
-                 sleep=time.sleep, clock=time.monotonic):
+    ``rollouts`` (the stored rollouts) and ``dispatcher`` (how host flows
+    run) serve the rollout controller's tasks; host tasks need neither.
+    """
+
+    def __init__(self, compute, hosts, recorder=None, rollouts=None,
+                 dispatcher=None, poll_interval=2.0, sleep=time.sleep,
+                 clock=time.monotonic):
         self.compute = compute
         self.hosts = hosts
         self.recorder = recorder or Recorder()
+        self.rollouts = rollouts
+        self.dispatcher = dispatcher
         self.poll_interval = poll_interval
         self.sleep = sleep
         self.clock = clock

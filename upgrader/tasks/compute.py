@@ -10,6 +10,7 @@ from oslo_log import log as logging
 from upgrader.common import exception
 from upgrader.common import keys
 from upgrader.tasks import base
+from upgrader.tasks import host as host_tasks
 
 LOG = logging.getLogger(__name__)
 
@@ -169,7 +170,8 @@ def _problems(rt, host, versions):
     problems = []
     if rt.compute.get_host(host).state != 'up':
         problems.append('nova-compute is down')
-    wrong = {p: status.packages.get(p) for p, v in versions.items()
+    wanted = host_tasks.host_versions(versions, status.packages)
+    wrong = {p: status.packages.get(p) for p, v in wanted.items()
              if status.packages.get(p) != v}
     if wrong:
         problems.append('packages not at the release: %s' % ', '.join(

@@ -45,12 +45,14 @@ class UpgradePackages(base.HostTask):
         previous = rt.recorder.recall(rollout_id, host,
                                       keys.PREVIOUS_VERSIONS)
         if previous is None:
-            previous = {p: status.packages.get(p) for p in sorted(versions)}
+            previous = {p: v for p, v in sorted(status.packages.items())
+                        if v is not None and p in versions}
             rt.recorder.remember(rollout_id, host, keys.PREVIOUS_VERSIONS,
                                  previous)
-        if any(status.packages.get(p) != v for p, v in versions.items()):
-            rt.hosts.install_packages(host, versions)
-            self.event(rollout_id, 'packages upgraded: %s' % _pairs(versions))
+        wanted = host_versions(versions, previous)
+        if any(status.packages.get(p) != v for p, v in wanted.items()):
+            rt.hosts.install_packages(host, wanted)
+            self.event(rollout_id, 'packages upgraded: %s' % _pairs(wanted))
         return {'versions': previous, 'boot_id': status.boot_id}
 
     @base.never_raises
@@ -102,6 +104,15 @@ class RebootHost(base.HostTask):
             self.event(rollout_id, 'rebooting')
         _wait_until_back(self, host, old, self.arg('timeout', 900))
         self.event(rollout_id, 'back up')
+
+
+def host_versions(versions, installed):
+    """The release's versions of the packages this host has.
+
+    A release records every component of the cloud (keystone, nova-compute,
+    qemu...); a host is upgraded only in the ones it runs.
+    """
+    return {p: v for p, v in versions.items() if installed.get(p) is not None}
 
 
 def _pairs(versions):

@@ -22,3 +22,12 @@ class MarkHostRunning(base.HostTask):
                            for f in (flow_failures or {}).values())
         self.runtime.recorder.host_state(rollout_id, host, states.HOST_ERROR,
                                          error=errors or 'reverted')
+
+
+class MarkHostDone(base.HostTask):
+    """The last step: the host is upgraded, checked and enabled."""
+
+    step = 'done'
+
+    def execute(self, rollout_id, host):
+        self.runtime.recorder.host_state(rollout_id, host, states.HOST_DONE)

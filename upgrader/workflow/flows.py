@@ -14,7 +14,7 @@ from upgrader.workflow import templates
 
 
 def host_flow(host, template_content):
-    """The flow of one host: a lifecycle step, then the template's steps.
+    """The flow of one host: the template's steps between two lifecycle steps.
 
     Its store needs ``rollout_id``, ``host``, ``moves`` and ``versions``
     (see :func:`host_store`).
@@ -25,6 +25,7 @@ def host_flow(host, template_content):
     flow.add(lifecycle.MarkHostRunning(host))
     for step in template.steps:
         flow.add(library[step.task](host, **step.args))
+    flow.add(lifecycle.MarkHostDone(host))
     return flow
 
 

@@ -137,7 +137,7 @@ def test_host_runs(dbapi):
     rollout = dbapi.rollout_create()
     dbapi.host_run_create(rollout.uuid, 'cmp2', 1)
     dbapi.host_run_create(rollout.uuid, 'cmp1', 1,
-                          previous_versions={'nova-compute': '29.1.0'})
+                          facts={'nova-compute': '29.1.0'})
     dbapi.host_run_create(rollout.id, 'cmp0', 0)
     with pytest.raises(exception.HostRunExists):
         dbapi.host_run_create(rollout.id, 'cmp0', 2)
@@ -149,7 +149,7 @@ def test_host_runs(dbapi):
         'cmp1', 'cmp2']
     run = dbapi.host_run_get(rollout.name, 'cmp1')
     assert run.state == states.HOST_PENDING
-    assert run.previous_versions == {'nova-compute': '29.1.0'}
+    assert run.facts == {'nova-compute': '29.1.0'}
 
     run = dbapi.host_run_update(rollout.uuid, 'cmp1', {
         'state': states.HOST_RUNNING, 'step': 'cmp1.evacuate'},

@@ -33,8 +33,9 @@ def test_shipped_template_validates_and_compiles(name):
     assert template.name == name
     flow = flows.host_flow('cmp042', template.content)
     atoms = [a.name for a in flow]
-    assert atoms == ['cmp042.start'] + ['cmp042.%s' % s
-                                        for s in template.task_names]
+    assert atoms == (['cmp042.start']
+                     + ['cmp042.%s' % s for s in template.task_names]
+                     + ['cmp042.done'])
     # Everything the flow requires is in the host store; it provides nothing
     # another host could depend on.
     store = flows.host_store('r1', 'cmp042', [], {})

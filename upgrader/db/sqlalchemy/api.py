@@ -28,10 +28,10 @@ VERSION_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+:~-]{0,%d}$'
 EVENT_LEVELS = ('debug', 'info', 'warning', 'error')
 
 ROLLOUT_UPDATABLE = frozenset([
-    'state', 'plan', 'policy', 'error', 'started_at', 'finished_at',
+    'state', 'plan', 'policy', 'error', 'owner', 'started_at', 'finished_at',
     'template_name', 'template_content', 'template_digest'])
 HOST_RUN_UPDATABLE = frozenset([
-    'state', 'step', 'error', 'wave', 'previous_versions', 'started_at',
+    'state', 'step', 'error', 'wave', 'facts', 'started_at',
     'finished_at'])
 INSTANCE_MOVE_UPDATABLE = frozenset([
     'state', 'dest_host', 'planned_host', 'migration_id', 'error',
@@ -258,12 +258,12 @@ class Connection(api.Connection):
 
     @_db_call
     def host_run_create(self, rollout, host, wave, state=None,
-                        previous_versions=None):
+                        facts=None):
         with _session(writer=True) as session:
             run = models.HostRun(
                 rollout_id=_rollout_id(session, rollout), host=host,
                 wave=wave, state=state or states.HOST_PENDING,
-                previous_versions=previous_versions)
+                facts=facts)
             session.add(run)
             try:
                 session.flush()

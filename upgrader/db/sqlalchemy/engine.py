@@ -15,6 +15,7 @@ from oslo_utils import strutils
 import sqlalchemy as sa
 
 from upgrader.common import exception
+from upgrader.common import sqlite
 from upgrader import conf as upgrader_conf
 
 CONF = upgrader_conf.CONF
@@ -93,6 +94,7 @@ def _on_engine_create(engine):
     if engine.dialect.name != 'sqlite':
         return
     file_db = sqlite_path(str(engine.url)) is not None
+    sqlite.serialise_writers(engine)
 
     @sa.event.listens_for(engine, 'connect')
     def _set_sqlite_pragmas(dbapi_connection, connection_record):

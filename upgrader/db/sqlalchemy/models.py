@@ -174,7 +174,7 @@ class Rollout(Base):
         MYSQL_TABLE_ARGS,
     )
     _dict_fields = ('uuid', 'name', 'state', 'template_name',
-                    'template_digest', 'policy', 'plan', 'error',
+                    'template_digest', 'policy', 'plan', 'error', 'owner',
                     'created_at', 'updated_at', 'started_at', 'finished_at')
 
     id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)
@@ -197,6 +197,9 @@ class Rollout(Base):
     policy: orm.Mapped[dict | None] = orm.mapped_column(JSONText())
     plan: orm.Mapped[dict | None] = orm.mapped_column(JSONText(medium=True))
     error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    # The process running the rollout ('<hostname>:<pid>'), so that resume
+    # does not take over a rollout that is still running.
+    owner: orm.Mapped[str | None] = orm.mapped_column(sa.String(NAME_LENGTH))
     created_at: orm.Mapped[datetime.datetime] = _created_at()
     updated_at: orm.Mapped[datetime.datetime | None] = _updated_at()
     started_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
@@ -230,7 +233,7 @@ class HostRun(Base):
         MYSQL_TABLE_ARGS,
     )
     _dict_fields = ('id', 'rollout_id', 'host', 'wave', 'state', 'step',
-                    'error', 'previous_versions', 'created_at', 'updated_at',
+                    'error', 'facts', 'created_at', 'updated_at',
                     'started_at', 'finished_at')
 
     id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)
@@ -246,8 +249,10 @@ class HostRun(Base):
     # The step (task name) the host is at or failed in.
     step: orm.Mapped[str | None] = orm.mapped_column(sa.String(NAME_LENGTH))
     error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
-    # Package versions before the upgrade: what a revert goes back to.
-    previous_versions: orm.Mapped[dict | None] = orm.mapped_column(
+    # What the host's tasks must find again after a crash, remembered before
+    # they act: the package versions before the upgrade (what a revert goes
+    # back to), the boot id before a reboot.
+    facts: orm.Mapped[dict | None] = orm.mapped_column(
         JSONText())
     created_at: orm.Mapped[datetime.datetime] = _created_at()
     updated_at: orm.Mapped[datetime.datetime | None] = _updated_at()

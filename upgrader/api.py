@@ -1,0 +1,133 @@
+"""upgrader's Python API: plan, start, resume, abort and read rollouts.
+
+``upgrader-manage`` is a thin layer over these functions; deployment tools
+can call them directly. Every function takes the configuration (an oslo.config
+``ConfigOpts`` with upgrader's options, normally ``upgrader.conf.CONF``) and
+raises :class:`upgrader.common.exception.UpgraderException` subclasses.
+"""
+
+from upgrader.common import exception
+from upgrader.common import states
+from upgrader.db import api as db_api
+from upgrader.drivers import compute
+from upgrader.jobs import runner
+from upgrader.plan import models as plan_models
+from upgrader.plan import planner
+from upgrader.workflow import templates
+
+
+def plan_rollout(conf, template, to_release=None, hosts=None,
+                 availability_zones=None, max_parallel=None,
+                 max_failed_hosts=None, name=None):
+    """Read the cloud, plan a rollout and store it (state ``planned``).
+
+    Nothing in the cloud changes. Everything is checked before anything is
+    stored: a bad template, release, host or zone stores nothing.
+
+    :returns: (rollout, plan)
+    """
+    dbapi = db_api.get_instance()
+    tmpl = templates.load(conf, template)
+    release = None
+    if to_release is not None:
+        release = dbapi.release_get(to_release)
+    elif 'upgrade_packages' in tmpl.task_names:
+        raise exception.InvalidInput(
+            reason='template %s upgrades packages: say to which release '
+                   'with --to' % tmpl.name)
+    for what, value in (('max_parallel', max_parallel),
+                        ('max_failed_hosts', max_failed_hosts)):
+        if value is not None and value < (1 if what == 'max_parallel'
+                                          else 0):
+            raise exception.InvalidInput(reason='%s cannot be %s'
+                                         % (what, value))
+    policy = plan_models.Policy(
+        max_parallel=_first(max_parallel, tmpl.policy.get('max_parallel'), 1),
+        **{k: tmpl.policy[k] for k in ('unmovable', 'migration_base_seconds',
+                                       'migration_seconds_per_gib')
+           if k in tmpl.policy})
+    inventory = compute.fetch(conf).get_inventory()
+    plan = planner.make_plan(inventory, policy, hosts=hosts,
+                             availability_zones=availability_zones)
+    rollout = dbapi.rollout_create(
+        name=name, to_release=release.uuid if release else None,
+        template_name=tmpl.name, template_content=tmpl.content,
+        template_digest=tmpl.digest, plan=plan.to_dict(),
+        policy={'max_parallel': policy.max_parallel,
+                'max_failed_hosts': _first(
+                    max_failed_hosts, tmpl.policy.get('max_failed_hosts'),
+                    0)})
+    for wave in plan.waves:
+        for host in wave.hosts:
+            dbapi.host_run_create(rollout.uuid, host, wave.index)
+    return dbapi.rollout_get(rollout.uuid), plan
+
+
+def _first(*values):
+    return next(v for v in values if v is not None)
+
+
+def start(conf, rollout, on_event=None):
+    """Run a planned rollout here, to its end. Returns its final state."""
+    return runner.run(conf, db_api.get_instance(), rollout, on_event=on_event)
+
+
+def resume(conf, rollout, on_event=None):
+    """Resume an aborted rollout, or one whose process died."""
+    return runner.run(conf, db_api.get_instance(), rollout, resume=True,
+                      on_event=on_event)
+
+
+def abort(conf, rollout):
+    """Ask a running rollout to stop: in-flight steps finish, nothing new
+    starts. A rollout whose process is gone is marked aborted at once.
+
+    :returns: the rollout's new state.
+    """
+    dbapi = db_api.get_instance()
+    found = dbapi.rollout_get(rollout)
+    if found.state == states.PLANNED or (
+            found.state in states.ROLLOUT_ACTIVE
+            and not runner.owner_alive(found.owner)):
+        new = states.ABORTED
+    elif found.state == states.RUNNING:
+        new = states.ABORTING
+    else:
+        raise exception.Conflict(reason='rollout %s is %s: nothing to abort'
+                                 % (found.name, found.state))
+    dbapi.rollout_update(found.uuid, {'state': new},
+                         expected_state=found.state)
+    return new
+
+
+def status(conf, rollout):
+    """A rollout, its hosts and its instance moves, as a dict."""
+    dbapi = db_api.get_instance()
+    found = dbapi.rollout_get(rollout)
+    data = found.to_dict()
+    plan = data.pop('plan') or {}
+    data['hosts'] = [h.to_dict() for h in dbapi.host_run_list(found.uuid)]
+    for host in data['hosts']:
+        host.pop('facts', None)
+    moves = [m.to_dict() for m in dbapi.instance_move_list(found.uuid)]
+    data['moves'] = moves
+    data['summary'] = {
+        'waves': len(plan.get('waves', [])),
+        'hosts': _count(data['hosts'], 'state'),
+        'migrations_planned': sum(len(w['moves'])
+                                  for w in plan.get('waves', [])),
+        'migrations': _count(moves, 'state'),
+        'skipped_hosts': plan.get('skipped_hosts', {}),
+    }
+    return data
+
+
+def _count(items, key):
+    counts = {}
+    for item in items:
+        counts[item[key]] = counts.get(item[key], 0) + 1
+    return counts
+
+
+def list_rollouts(conf):
+    return [r.to_dict() for r in db_api.get_instance().rollout_list()]

@@ -1,0 +1,71 @@
+"""The rollout controller: a TaskFlow flow that runs the plan's waves in order.
+
+Each wave is one task that hands the wave's host jobs to the dispatcher and
+waits for their outcomes, then applies the failure policy. The tasks are
+idempotent: a resumed wave finds the host flows it already started (their
+names are deterministic) and waits for them instead of starting them again.
+Their reverts do nothing: a failed host reverts itself, and the other hosts
+are never touched because one failed.
+"""
+
+from oslo_log import log as logging
+from taskflow.patterns import linear_flow
+from taskflow import task
+
+from upgrader.common import exception
+from upgrader.common import keys
+from upgrader.jobs import dispatcher as dispatcher_mod
+from upgrader.tasks import base
+
+LOG = logging.getLogger(__name__)
+
+
+class RunWave(task.Task):
+    """Run one wave's host flows and apply the failure policy."""
+
+    def __init__(self, index):
+        self.index = index
+        super().__init__(name='wave-%d' % index)
+
+    def execute(self, rollout_id):
+        rt = base.get_runtime()
+        rollouts = rt.rollouts
+        if rollouts.stop_requested(rollout_id):
+            raise exception.RolloutAborted(rollout=rollout_id,
+                                 reason='before wave %d' % self.index)
+        jobs = rollouts.host_jobs(rollout_id, self.index)
+        LOG.info('Rollout %s: wave %d starts on %s', rollout_id, self.index,
+                 ', '.join(j.host for j in jobs))
+        outcomes = rt.dispatcher.run_hosts(
+            jobs, lambda: rollouts.stop_requested(rollout_id))
+        suspended = sorted(h for h, o in outcomes.items()
+                           if o == dispatcher_mod.SUSPENDED)
+        if suspended:
+            raise exception.RolloutAborted(
+                rollout=rollout_id,
+                reason='wave %d suspended on %s' % (self.index,
+                                                   ', '.join(suspended)))
+        failed = rollouts.failed_hosts(rollout_id)
+        budget = rollouts.max_failed_hosts(rollout_id)
+        if len(failed) > budget:
+            raise exception.RolloutFailed(
+                rollout=rollout_id,
+                reason='%d host(s) failed (%s), more than the %d allowed'
+                % (len(failed), ', '.join(sorted(failed)), budget))
+        return outcomes
+
+    def revert(self, *args, **kwargs):
+        # Nothing to undo here: each failed host flow reverted itself.
+        pass
+
+
+def rollout_flow(rollout_id, wave_count):
+    """The controller flow of a rollout: one task per wave, in order."""
+    flow = linear_flow.Flow('rollout %s' % rollout_id)
+    for index in range(1, wave_count + 1):
+        flow.add(RunWave(index))
+    return flow
+
+
+def controller_store(rollout_id):
+    return {keys.ROLLOUT_ID: rollout_id}

@@ -1,0 +1,148 @@
+"""Our tables as the record of a rollout: what tasks report, what the
+controller reads, and a listener that follows each host's steps.
+
+TaskFlow consumes failed jobs too, so its logbooks alone cannot say what
+failed: every host's state, step and error, every instance move and every
+event is written here.
+"""
+
+from oslo_log import log as logging
+from oslo_utils import strutils
+from oslo_utils import timeutils
+from taskflow.listeners import base as listener_base
+from taskflow import states as tf_states
+
+from upgrader.common import states
+from upgrader.jobs import dispatcher
+from upgrader.plan import models as plan_models
+from upgrader.tasks import base
+
+LOG = logging.getLogger(__name__)
+
+MOVE_FINAL = frozenset(['completed', 'failed', 'aborted'])
+
+
+class DbRecorder(base.Recorder):
+    """Writes what tasks report into our tables (and calls ``on_event``)."""
+
+    def __init__(self, dbapi, on_event=None):
+        self.dbapi = dbapi
+        self.on_event = on_event
+
+    def _notify(self, kind, **details):
+        if self.on_event is not None:
+            try:
+                self.on_event(kind, details)
+            except Exception:
+                LOG.exception('Progress display failed')
+
+    def host_state(self, rollout_id, host, state, step=None, error=None):
+        super().host_state(rollout_id, host, state, step, error)
+        values = {'state': state}
+        now = timeutils.utcnow()
+        if state == states.HOST_RUNNING:
+            values.update(started_at=now, finished_at=None, error=None)
+        elif state in states.HOST_FINAL:
+            values['finished_at'] = now
+        if step is not None:
+            values['step'] = step
+        if error is not None:
+            values['error'] = strutils.mask_password(error)
+        self.dbapi.host_run_update(rollout_id, host, values)
+        self._notify('host', host=host, state=state, error=error)
+
+    def step(self, rollout_id, host, step):
+        self.dbapi.host_run_update(rollout_id, host, {'step': step})
+        self._notify('step', host=host, step=step)
+
+    def event(self, rollout_id, host, step, message, level='INFO'):
+        super().event(rollout_id, host, step, message, level)
+        self.dbapi.event_add(message, level=level.lower(), rollout=rollout_id,
+                             host=host, step=step)
+        self._notify('event', host=host, step=step, message=message,
+                     level=level)
+
+    def move(self, rollout_id, instance, name, source, destination, state,
+             error=None):
+        super().move(rollout_id, instance, name, source, destination, state,
+                     error)
+        now = timeutils.utcnow()
+        open_moves = [m for m in self.dbapi.instance_move_list(
+            rollout_id, instance_uuid=instance, source_host=source)
+            if m.state not in MOVE_FINAL]
+        if open_moves:
+            move = open_moves[-1]
+        else:
+            move = self.dbapi.instance_move_create(
+                rollout_id, instance, source, planned_host=destination,
+                instance_name=name, state=state)
+        values = {'state': state}
+        if state == 'running' and move.started_at is None:
+            values['started_at'] = now
+        if state in MOVE_FINAL:
+            values['finished_at'] = now
+        if state == 'completed':
+            values['dest_host'] = destination
+        if error is not None:
+            values['error'] = error
+        self.dbapi.instance_move_update(move.id, values)
+        self._notify('move', instance=instance, name=name, source=source,
+                     destination=destination, state=state)
+
+    def remember(self, rollout_id, host, key, value):
+        facts = dict(self.dbapi.host_run_get(rollout_id, host).facts or {})
+        facts[key] = value
+        self.dbapi.host_run_update(rollout_id, host, {'facts': facts})
+
+    def recall(self, rollout_id, host, key):
+        return (self.dbapi.host_run_get(rollout_id, host).facts or {}).get(key)
+
+
+class DbRollouts:
+    """What the rollout controller reads of a stored rollout."""
+
+    def __init__(self, dbapi):
+        self.dbapi = dbapi
+
+    def host_jobs(self, rollout_id, wave_index):
+        rollout = self.dbapi.rollout_get(rollout_id)
+        plan = plan_models.Plan.from_dict(rollout.plan)
+        wave = plan.waves[wave_index - 1]
+        versions = rollout.to_release.versions if rollout.to_release else {}
+        jobs = []
+        for host in wave.hosts:
+            moves = [{'instance': m.instance, 'name': m.name,
+                      'destination': m.destination}
+                     for m in wave.moves if m.source == host]
+            jobs.append(dispatcher.HostJob(
+                rollout_id=rollout.uuid, host=host,
+                template_content=rollout.template_content, moves=moves,
+                versions=versions))
+        return jobs
+
+    def stop_requested(self, rollout_id):
+        return self.dbapi.rollout_get(rollout_id).state == states.ABORTING
+
+    def failed_hosts(self, rollout_id):
+        return [r.host for r in self.dbapi.host_run_list(
+            rollout_id, state=states.HOST_ERROR)]
+
+    def max_failed_hosts(self, rollout_id):
+        policy = self.dbapi.rollout_get(rollout_id).policy or {}
+        return int(policy.get('max_failed_hosts', 0))
+
+
+class StepListener(listener_base.Listener):
+    """Records the step each host is at as its flow's tasks start."""
+
+    def __init__(self, engine, recorder, rollout_id, host):
+        super().__init__(engine, task_listen_for=(tf_states.RUNNING,),
+                         flow_listen_for=(), retry_listen_for=())
+        self.recorder = recorder
+        self.rollout_id = rollout_id
+        self.host = host
+
+    def _task_receiver(self, state, details):
+        step = details['task_name'].split('.', 1)[-1]
+        if state == tf_states.RUNNING:
+            self.recorder.step(self.rollout_id, self.host, step)
