@@ -248,8 +248,12 @@ def _outcome(rollout_ref, state):
     print('Rollout %s %s: hosts %s, migrations %s' % (
         rollout_ref, state, _pairs(summary['hosts']),
         _pairs(summary['migrations'])))
-    return {'succeeded': common.EXIT_OK,
-            'aborted': common.EXIT_WARNING}.get(state, common.EXIT_FAILED)
+    if state == 'succeeded':
+        # Within the failure budget, failed hosts do not stop the rollout,
+        # but the operator has work left: they are reverted, not upgraded.
+        return common.EXIT_WARNING if summary['hosts'].get(
+            'error') else common.EXIT_OK
+    return common.EXIT_WARNING if state == 'aborted' else common.EXIT_FAILED
 
 
 def _pairs(counts):
