@@ -104,7 +104,8 @@ class Cloud:
 
     @staticmethod
     def is_up(host):
-        return host['power'] == 'up' and not host['forced_down']
+        return (host['power'] == 'up' and not host['forced_down']
+                and not host['service_broken'])
 
     @classmethod
     def in_service(cls, host):
@@ -481,8 +482,12 @@ class Cloud:
         self._check_reachable(host)
         never = faults.trigger(self.conn, 'reboot_no_return', 'reboot:%s:%d'
                                % (name, host['reboots']), hosts=(name,))
-        job = self._start_job(name, 'reboot', {}, 'never' if never
-                              else 'succeeded', None,
+        broken = not never and faults.trigger(
+            self.conn, 'service_no_start', 'boot:%s:%d'
+            % (name, host['reboots']), hosts=(name,))
+        job = self._start_job(name, 'reboot',
+                              {'service_broken': bool(broken)},
+                              'never' if never else 'succeeded', None,
                               self.durations['reboot'])
         self._q("UPDATE hosts SET power = 'rebooting', reboots = reboots + 1, "
                 'updated_at = ? WHERE name = ?', self.now, name)
@@ -539,10 +544,12 @@ class Cloud:
                 self._restart_compute(name, at)
         else:
             host = self.host(name)
+            broken = json.loads(job['params']).get('service_broken', False)
             self._q("UPDATE hosts SET power = 'up', boot_id = ?, booted_at = "
-                    "?, updated_at = ? WHERE name = ?",
+                    "?, service_broken = ?, updated_at = ? WHERE name = ?",
                     generate.derived_uuid(self.seed, 'boot', name,
-                                          host['reboots']), at, at, name)
+                                          host['reboots']), at, int(broken),
+                    at, name)
             self._q('UPDATE packages SET running_version = version WHERE '
                     'host = ?', name)
         self._q("UPDATE jobs SET status = 'succeeded', finished_at = ? "

@@ -22,6 +22,9 @@ KINDS = {
     'package_fail': ({'host', 'package', 'count'}, set()),
     # A host that reboots never comes back.
     'reboot_no_return': ({'host', 'count'}, set()),
+    # A host that reboots comes back, but its nova-compute does not start
+    # (down) until the next reboot: a new release that breaks the service.
+    'service_no_start': ({'host', 'count'}, set()),
     # An API request whose path matches the regex answers this status.
     'api_error': ({'path', 'method', 'status', 'count'}, {'path'}),
     # An API request whose path matches the regex answers late (wall seconds).

@@ -158,7 +158,8 @@ def _hosts(conn):
         hosts[h['name']] = {
             'az': h['az'], 'status': h['status'],
             'disabled_reason': h['disabled_reason'],
-            'state': 'up' if h['power'] == 'up' and not h['forced_down']
+            'state': 'up' if (h['power'] == 'up' and not h['forced_down']
+                              and not h['service_broken'])
             else 'down',
             'power': h['power'], 'reboots': h['reboots'],
             'boot_id': h['boot_id'], 'instances': counts.get(h['name'], 0),

@@ -39,6 +39,7 @@ CREATE TABLE hosts (
     status TEXT NOT NULL,          -- enabled | disabled
     disabled_reason TEXT,
     forced_down INTEGER NOT NULL DEFAULT 0,
+    service_broken INTEGER NOT NULL DEFAULT 0, -- nova-compute fails to start
     initially_enabled INTEGER NOT NULL,
     power TEXT NOT NULL,           -- up | rebooting
     boot_id TEXT NOT NULL,

@@ -242,3 +242,33 @@ def test_unknown_rollout(operator):
         result = op.manage('rollout', action, 'nosuch')
         assert result.returncode == 2
         assert 'nosuch' in result.stderr
+
+
+def test_host_that_rebooted_into_broken_release_boots_old_one_again(
+        operator, tmp_path):
+    # The new nova-compute does not start after the reboot: the host must
+    # go back to its old packages and boot into them, still drained.
+    op = operator()
+    shipped = os.path.join(templates.shipped_dir(),
+                           'compute-rolling-upgrade.yaml')
+    custom = tmp_path / 'quick-reboot-timeout.yaml'
+    custom.write_text(open(shipped).read().replace(
+        'timeout: 900               #', 'timeout: 3                 #'))
+    assert 'timeout: 3 ' in custom.read_text()
+    plan = op.plan(template=str(custom))
+    bad = _second_wave_host(plan)
+    op.sim.api(op.sim.connect(), 'POST', 'simulator-admin', '/faults',
+               json={'fault': {'kind': 'service_no_start', 'host': bad,
+                               'count': 1}})
+    result = op.manage('rollout', 'start', 'r1')
+    assert result.returncode == 2, result.stdout + result.stderr
+    report = op.sim.report()
+    assert report['instances_killed'] == 0
+    assert report['violations']['total'] == 0, report['violations']
+    info = report['hosts'][bad]
+    assert _versions(report, bad) == OLD
+    assert info['reboots'] == 2          # into the new, then the old again
+    assert (info['status'], info['state']) == ('enabled', 'up')
+    hosts = op.hosts()
+    assert hosts[bad]['state'] == 'error'
+    assert 'nova-compute' in hosts[bad]['error']
