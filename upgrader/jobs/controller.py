@@ -14,6 +14,7 @@ from taskflow import task
 
 from upgrader.common import exception
 from upgrader.common import keys
+from upgrader.common import states
 from upgrader.jobs import dispatcher as dispatcher_mod
 from upgrader.tasks import base
 
@@ -36,10 +37,14 @@ class RunWave(task.Task):
         jobs = rollouts.host_jobs(rollout_id, self.index)
         LOG.info('Rollout %s: wave %d starts on %s', rollout_id, self.index,
                  ', '.join(j.host for j in jobs))
+        for host in rollouts.suspended_hosts(rollout_id):
+            rt.recorder.host_state(rollout_id, host, states.HOST_RUNNING)
         outcomes = rt.dispatcher.run_hosts(
             jobs, lambda: rollouts.stop_requested(rollout_id))
         suspended = sorted(h for h, o in outcomes.items()
                            if o == dispatcher_mod.SUSPENDED)
+        for host in suspended:
+            rt.recorder.host_state(rollout_id, host, states.HOST_SUSPENDED)
         if suspended:
             raise exception.RolloutAborted(
                 rollout=rollout_id,

@@ -123,6 +123,10 @@ class DbRollouts:
     def stop_requested(self, rollout_id):
         return self.dbapi.rollout_get(rollout_id).state == states.ABORTING
 
+    def suspended_hosts(self, rollout_id):
+        return [r.host for r in self.dbapi.host_run_list(
+            rollout_id, state=states.HOST_SUSPENDED)]
+
     def failed_hosts(self, rollout_id):
         return [r.host for r in self.dbapi.host_run_list(
             rollout_id, state=states.HOST_ERROR)]
