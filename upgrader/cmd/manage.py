@@ -187,7 +187,7 @@ class PersistenceCommands:
         print('TaskFlow persistence schema is current.')
 
 
-def _print_plan(rollout, plan, output_format):
+def _print_plan(rollout, plan, output_format, show_moves=False):
     if output_format == 'json':
         common.print_json({'rollout': rollout.uuid, 'name': rollout.name,
                            'plan': plan.to_dict()})
@@ -202,6 +202,12 @@ def _print_plan(rollout, plan, output_format):
         [[w.index, ' '.join(w.hosts), len(w.moves),
           sum(1 for m in w.moves if m.moves_again),
           _duration(w.predicted_seconds)] for w in plan.waves])
+    if show_moves:
+        common.print_table(
+            ['Wave', 'Instance', 'Name', 'From', 'To', 'Moves again'],
+            [[w.index, m.instance, m.name, m.source, m.destination,
+              m.reason if m.moves_again else '']
+             for w in plan.waves for m in w.moves])
     for host, reason in sorted(plan.skipped_hosts.items()):
         print('Skipped %s: %s' % (host, reason))
     for warning in plan.warnings:
@@ -226,6 +232,9 @@ class _Progress:
             line = '%s: %s' % (details['host'], details['state'])
             if details.get('error'):
                 line += ' (%s)' % details['error']
+        elif kind == 'wave':
+            line = 'wave %d: %s' % (details['index'],
+                                    ', '.join(details['hosts']))
         elif kind == 'step':
             if details['step'] in ('start', 'done'):
                 return      # the host state line says it
@@ -278,10 +287,12 @@ class RolloutCommands:
           help='Failed hosts tolerated before the rollout stops '
                '(default: the template\'s, usually 0).')
     @args('--name', dest='rollout_name', help='A name for the rollout.')
+    @args('--moves', dest='show_moves', action='store_true',
+          help='Also list every planned instance move.')
     @common.format_arg()
     def plan(self, template, to_release=None, hosts=None, azs=None,
              max_parallel=None, max_failed_hosts=None, rollout_name=None,
-             output_format='table'):
+             show_moves=False, output_format='table'):
         """Plan a rollout and store it; the cloud is not touched.
 
         Reads the inventory, orders the hosts in waves, gives every instance
@@ -292,7 +303,7 @@ class RolloutCommands:
             common.CONF, template, to_release=to_release, hosts=hosts,
             availability_zones=azs, max_parallel=max_parallel,
             max_failed_hosts=max_failed_hosts, name=rollout_name)
-        _print_plan(rollout, plan, output_format)
+        _print_plan(rollout, plan, output_format, show_moves)
         return common.EXIT_WARNING if plan.warnings else common.EXIT_OK
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')

@@ -8,7 +8,6 @@ Their reverts do nothing: a failed host reverts itself, and the other hosts
 are never touched because one failed.
 """
 
-from oslo_log import log as logging
 from taskflow.patterns import linear_flow
 from taskflow import task
 
@@ -18,7 +17,6 @@ from upgrader.common import states
 from upgrader.jobs import dispatcher as dispatcher_mod
 from upgrader.tasks import base
 
-LOG = logging.getLogger(__name__)
 
 
 class RunWave(task.Task):
@@ -35,8 +33,7 @@ class RunWave(task.Task):
             raise exception.RolloutAborted(rollout=rollout_id,
                                  reason='before wave %d' % self.index)
         jobs = rollouts.host_jobs(rollout_id, self.index)
-        LOG.info('Rollout %s: wave %d starts on %s', rollout_id, self.index,
-                 ', '.join(j.host for j in jobs))
+        rt.recorder.wave(rollout_id, self.index, [j.host for j in jobs])
         for host in rollouts.suspended_hosts(rollout_id):
             rt.recorder.host_state(rollout_id, host, states.HOST_RUNNING)
         outcomes = rt.dispatcher.run_hosts(

@@ -51,6 +51,11 @@ class DbRecorder(base.Recorder):
         self.dbapi.host_run_update(rollout_id, host, values)
         self._notify('host', host=host, state=state, error=error)
 
+    def wave(self, rollout_id, index, hosts):
+        self.dbapi.event_add('wave %d starts: %s' % (index, ', '.join(hosts)),
+                             rollout=rollout_id)
+        self._notify('wave', index=index, hosts=hosts)
+
     def step(self, rollout_id, host, step):
         self.dbapi.host_run_update(rollout_id, host, {'step': step})
         self._notify('step', host=host, step=step)
@@ -137,11 +142,16 @@ class DbRollouts:
 
 
 class StepListener(listener_base.Listener):
-    """Records the step each host is at as its flow's tasks start."""
+    """Records each host's current step and every step's outcome."""
+
+    OUTCOMES = {tf_states.SUCCESS: ('INFO', 'step done'),
+                tf_states.FAILURE: ('ERROR', 'step failed'),
+                tf_states.REVERTED: ('WARNING', 'step reverted')}
 
     def __init__(self, engine, recorder, rollout_id, host):
-        super().__init__(engine, task_listen_for=(tf_states.RUNNING,),
-                         flow_listen_for=(), retry_listen_for=())
+        super().__init__(
+            engine, task_listen_for=(tf_states.RUNNING,) + tuple(
+                self.OUTCOMES), flow_listen_for=(), retry_listen_for=())
         self.recorder = recorder
         self.rollout_id = rollout_id
         self.host = host
@@ -150,3 +160,10 @@ class StepListener(listener_base.Listener):
         step = details['task_name'].split('.', 1)[-1]
         if state == tf_states.RUNNING:
             self.recorder.step(self.rollout_id, self.host, step)
+            return
+        level, message = self.OUTCOMES[state]
+        result = details.get('result')
+        if state == tf_states.FAILURE and result is not None:
+            message += ': %s' % result.exception_str
+        self.recorder.event(self.rollout_id, self.host, step, message,
+                            level=level)

@@ -28,6 +28,10 @@ class Recorder:
                  ' at %s' % step if step else '',
                  ': %s' % error if error else '')
 
+    def wave(self, rollout_id, index, hosts):
+        LOG.info('Rollout %s: wave %d starts on %s', rollout_id, index,
+                 ', '.join(hosts))
+
     def event(self, rollout_id, host, step, message, level='INFO'):
         LOG.log(py_logging.getLevelName(level), 'Rollout %s host %s %s: %s',
                 rollout_id, host, step, message)
