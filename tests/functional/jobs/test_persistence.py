@@ -1,79 +1,29 @@
 """TaskFlow persistence on the real PostgreSQL and MariaDB of this machine.
 
-Each test gets a throwaway database, created and dropped here (the helpers
-below stand in for tests/fixtures/databases.py until that exists). Under
+Each test gets a throwaway database (tests/fixtures/databases.py). Under
 CI=true a server that does not answer fails the tests instead of skipping.
 """
 
 import contextlib
-import os
-import uuid
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import default as engine_default
 
+from tests.fixtures import databases
 from tests.unit.jobs import persistence_scenarios as scenarios
 from upgrader.common import exception
 from upgrader.jobs import persistence
 
-SERVERS = {
-    'postgresql': os.environ.get(
-        'UPGRADER_TEST_POSTGRESQL_URL',
-        'postgresql+psycopg2://postgres@127.0.0.1:5432/postgres'),
-    'mariadb': os.environ.get(
-        'UPGRADER_TEST_MARIADB_URL',
-        'mysql+pymysql://root@127.0.0.1:3306/'),
-}
-
-
-def _unavailable(kind, err):
-    message = '%s server at %s does not answer: %s' % (
-        kind, persistence.mask_url(SERVERS[kind]),
-        str(err).strip().splitlines()[0] if str(err).strip() else err)
-    if os.environ.get('CI', '').lower() == 'true':
-        pytest.fail('CI=true: ' + message, pytrace=False)
-    pytest.skip(message)
-
-
-@contextlib.contextmanager
-def throwaway_database(kind):
-    """The URL of a new empty database on server ``kind``; dropped after."""
-    admin_url = sa.engine.make_url(SERVERS[kind])
-    name = 'upgrader_test_tf_%s' % uuid.uuid4().hex[:12]
-    connect_args = {'connect_timeout': 5}
-    admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT',
-                             connect_args=connect_args,
-                             poolclass=sa.pool.NullPool)
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql('CREATE DATABASE %s' % name)
-    except sa.exc.OperationalError as err:
-        admin.dispose()
-        _unavailable(kind, err)
-    try:
-        yield admin_url.set(database=name).render_as_string(
-            hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            if kind == 'postgresql':
-                conn.exec_driver_sql(
-                    'DROP DATABASE IF EXISTS %s WITH (FORCE)' % name)
-            else:
-                conn.exec_driver_sql('DROP DATABASE IF EXISTS %s' % name)
-        admin.dispose()
-
-
-@pytest.fixture(params=sorted(SERVERS))
+@pytest.fixture(params=['postgresql', 'mysql'])
 def kind(request):
     return request.param
 
 
 @pytest.fixture
-def empty_url(kind):
-    with throwaway_database(kind) as url:
-        yield url
+def empty_url(kind, make_database):
+    return make_database(kind, prefix='upgrader_test_tf')
 
 
 @pytest.fixture
@@ -165,7 +115,7 @@ def test_statements_come_from_the_cache(backend):
 
 
 def test_server_down_is_one_line_without_password(kind):
-    down = sa.engine.make_url(SERVERS[kind]).set(
+    down = sa.engine.make_url(databases.SERVER_URLS[kind]).set(
         port=1, password='s3cret', username='admin', database='taskflow')
     with pytest.raises(exception.DatabaseUnavailable) as err:
         persistence.upgrade(down.render_as_string(hide_password=False))

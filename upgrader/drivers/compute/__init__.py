@@ -4,21 +4,12 @@ Drivers are stevedore plugins in the ``upgrader.compute_drivers`` namespace;
 ``fetch()`` loads the one named in ``[cloud] compute_driver``.
 """
 
-from stevedore import driver as stevedore_driver
-
-from upgrader.common import exception
+from upgrader import drivers
 
 NAMESPACE = 'upgrader.compute_drivers'
 
 
 def fetch(conf, name=None):
     """Load and instantiate a compute driver (default: the configured one)."""
-    name = name or conf.cloud.compute_driver
-    try:
-        mgr = stevedore_driver.DriverManager(NAMESPACE, name,
-                                             invoke_on_load=True,
-                                             invoke_args=(conf,))
-    except stevedore_driver.NoMatches:
-        raise exception.ConfigInvalid(
-            reason='unknown compute driver %r ([cloud] compute_driver)' % name)
-    return mgr.driver
+    return drivers.load(NAMESPACE, name or conf.cloud.compute_driver, conf,
+                        '[cloud] compute_driver')
