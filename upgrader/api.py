@@ -67,9 +67,26 @@ def _first(*values):
     return next(v for v in values if v is not None)
 
 
-def start(conf, rollout, on_event=None):
-    """Run a planned rollout here, to its end. Returns its final state."""
-    return runner.run(conf, db_api.get_instance(), rollout, on_event=on_event)
+def start(conf, rollout, on_event=None, max_failed_hosts=None):
+    """Run a planned rollout here, to its end. Returns its final state.
+
+    :param max_failed_hosts: overrides the failure budget stored with the
+        rollout's plan.
+    """
+    dbapi = db_api.get_instance()
+    if max_failed_hosts is not None:
+        if max_failed_hosts < 0:
+            raise exception.InvalidInput(
+                reason='max_failed_hosts cannot be %s' % max_failed_hosts)
+        found = dbapi.rollout_get(rollout)
+        if found.state != states.PLANNED:
+            raise exception.Conflict(
+                reason='rollout %s is %s, not planned' % (found.name,
+                                                         found.state))
+        policy = dict(found.policy or {}, max_failed_hosts=max_failed_hosts)
+        dbapi.rollout_update(found.uuid, {'policy': policy},
+                             expected_state=states.PLANNED)
+    return runner.run(conf, dbapi, rollout, on_event=on_event)
 
 
 def resume(conf, rollout, on_event=None):

@@ -307,12 +307,17 @@ class RolloutCommands:
         return common.EXIT_WARNING if plan.warnings else common.EXIT_OK
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
-    def start(self, rollout_ref):
+    @args('--max-failed-hosts', type=int,
+          help='Failed hosts tolerated before the rollout stops (default: '
+               'as planned). A failed host always reverts itself.')
+    def start(self, rollout_ref, max_failed_hosts=None):
         """Run a planned rollout in this process, showing progress.
 
-        Exit code: 0 succeeded, 1 aborted (resumable), 2 failed.
+        Exit code: 0 succeeded, 1 aborted (resumable) or finished with
+        reverted hosts, 2 failed.
         """
-        state = api.start(common.CONF, rollout_ref, on_event=_Progress())
+        state = api.start(common.CONF, rollout_ref, on_event=_Progress(),
+                          max_failed_hosts=max_failed_hosts)
         return _outcome(rollout_ref, state)
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')

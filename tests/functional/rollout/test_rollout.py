@@ -104,12 +104,13 @@ def _second_wave_host(plan):
 def test_package_failure_reverts_that_host_only(operator, budget,
                                                 expected_exit):
     op = operator()
-    plan = op.plan('--max-failed-hosts', str(budget))
+    plan = op.plan()
     bad = _second_wave_host(plan)
     op.sim.api(op.sim.connect(), 'POST', 'simulator-admin', '/faults',
                json={'fault': {'kind': 'package_fail', 'host': bad,
                                'package': 'qemu'}})
-    result = op.manage('rollout', 'start', 'r1')
+    result = op.manage('rollout', 'start', 'r1', '--max-failed-hosts',
+                       str(budget))
     assert result.returncode == expected_exit, result.stdout + result.stderr
     report = op.sim.report()
     assert report['instances_killed'] == 0
