@@ -50,6 +50,12 @@ class Operator:
                          'r1', '--format', 'json', *extra)
         return json.loads(result.stdout)['plan']
 
+    def start_in_background(self, **popen_args):
+        """rollout start r1 in a subprocess of its own (to kill or abort)."""
+        return subprocess.Popen(
+            [os.path.join(BIN, 'upgrader-manage'), '--config-file',
+             self.config, 'rollout', 'start', 'r1'], **popen_args)
+
     def status(self):
         return json.loads(self.ok('rollout', 'status', 'r1', '--format',
                                   'json').stdout)
@@ -95,6 +101,17 @@ def test_rolling_upgrade_succeeds_with_zero_violations(operator):
     assert resumed.returncode == 2 and 'nothing to resume' in resumed.stderr
 
 
+def _shipped_with(tmp_path, old, new):
+    """compute-rolling-upgrade with one setting changed, as a file."""
+    shipped = os.path.join(templates.shipped_dir(),
+                           'compute-rolling-upgrade.yaml')
+    custom = tmp_path / 'custom.yaml'
+    text = open(shipped).read()
+    assert old in text
+    custom.write_text(text.replace(old, new))
+    return str(custom)
+
+
 def _second_wave_host(plan):
     return next(h for w in plan['waves'][1:] for h in w['hosts']
                 if any(m for m in w['moves']))
@@ -136,12 +153,8 @@ def test_package_failure_reverts_that_host_only(operator, budget,
 
 def test_stuck_migration_times_out_and_host_reverts(operator, tmp_path):
     op = operator()
-    shipped = os.path.join(templates.shipped_dir(),
-                           'compute-rolling-upgrade.yaml')
-    custom = tmp_path / 'quick-timeout.yaml'
-    custom.write_text(open(shipped).read().replace(
-        'migration_timeout: 900', 'migration_timeout: 2'))
-    plan = op.plan(template=str(custom))
+    plan = op.plan(template=_shipped_with(
+        tmp_path, 'migration_timeout: 900', 'migration_timeout: 2'))
     bad = _second_wave_host(plan)
     wave = next(w for w in plan['waves'] if bad in w['hosts'])
     stuck = next(m['instance'] for m in wave['moves'] if m['source'] == bad)
@@ -170,10 +183,8 @@ def test_crash_resume_finishes_without_repeating_steps(operator):
     # kill land while the rollout runs, even on a loaded machine.
     op = operator(time_scale=50.0)
     op.plan()
-    proc = subprocess.Popen(
-        [os.path.join(BIN, 'upgrader-manage'), '--config-file', op.config,
-         'rollout', 'start', 'r1'],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = op.start_in_background(stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: 'running' in {h['state']
                                        for h in op.hosts().values()},
@@ -254,13 +265,8 @@ def test_host_that_rebooted_into_broken_release_boots_old_one_again(
     # The new nova-compute does not start after the reboot: the host must
     # go back to its old packages and boot into them, still drained.
     op = operator()
-    shipped = os.path.join(templates.shipped_dir(),
-                           'compute-rolling-upgrade.yaml')
-    custom = tmp_path / 'quick-reboot-timeout.yaml'
-    custom.write_text(open(shipped).read().replace(
-        'timeout: 900               #', 'timeout: 3                 #'))
-    assert 'timeout: 3 ' in custom.read_text()
-    plan = op.plan(template=str(custom))
+    plan = op.plan(template=_shipped_with(
+        tmp_path, 'timeout: 900               #', 'timeout: 3 #'))
     bad = _second_wave_host(plan)
     op.sim.api(op.sim.connect(), 'POST', 'simulator-admin', '/faults',
                json={'fault': {'kind': 'service_no_start', 'host': bad,
@@ -282,10 +288,8 @@ def test_host_that_rebooted_into_broken_release_boots_old_one_again(
 def test_abort_stops_after_in_flight_steps_and_resume_completes(operator):
     op = operator(time_scale=50.0)
     op.plan()
-    proc = subprocess.Popen(
-        [os.path.join(BIN, 'upgrader-manage'), '--config-file', op.config,
-         'rollout', 'start', 'r1'],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = op.start_in_background(stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: 'done' in {h['state'] for h in op.hosts().values()},
                  timeout=120, interval=0.2)
