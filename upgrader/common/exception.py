@@ -151,3 +151,7 @@ class RolloutAborted(RolloutStopped):
 
 class RolloutFailed(RolloutStopped):
     _msg_fmt = "Rollout %(rollout)s failed: %(reason)s"
+
+
+class JobBoardUnavailable(UpgraderException):
+    _msg_fmt = "ZooKeeper job board at %(hosts)s unavailable: %(reason)s"

@@ -6,6 +6,7 @@ from upgrader.conf import cloud
 from upgrader.conf import database
 from upgrader.conf import default
 from upgrader.conf import host_access
+from upgrader.conf import jobboard
 from upgrader.conf import persistence
 from upgrader.conf import workflow
 
@@ -14,8 +15,8 @@ CONF = cfg.CONF
 
 def register_opts(conf):
     """Register every option group of upgrader on ``conf``."""
-    for group in (default, database, cloud, host_access, persistence,
-                  workflow):
+    for group in (default, database, cloud, host_access, jobboard,
+                  persistence, workflow):
         group.register_opts(conf)
 
 

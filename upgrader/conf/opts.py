@@ -4,6 +4,7 @@ from upgrader.conf import cloud
 from upgrader.conf import database
 from upgrader.conf import default
 from upgrader.conf import host_access
+from upgrader.conf import jobboard
 from upgrader.conf import persistence
 from upgrader.conf import workflow
 
@@ -14,6 +15,7 @@ def list_opts():
         ('database', database.list_opts()),
         (cloud.GROUP, cloud.list_opts()),
         (host_access.GROUP, host_access.list_opts()),
+        (jobboard.GROUP, jobboard.list_opts()),
         (persistence.GROUP, persistence.list_opts()),
         (workflow.GROUP, workflow.list_opts()),
     ]

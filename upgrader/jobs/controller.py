@@ -8,6 +8,7 @@ Their reverts do nothing: a failed host reverts itself, and the other hosts
 are never touched because one failed.
 """
 
+from oslo_log import log as logging
 from taskflow.patterns import linear_flow
 from taskflow import task
 
@@ -17,6 +18,7 @@ from upgrader.common import states
 from upgrader.jobs import dispatcher as dispatcher_mod
 from upgrader.tasks import base
 
+LOG = logging.getLogger(__name__)
 
 
 class RunWave(task.Task):
@@ -61,11 +63,46 @@ class RunWave(task.Task):
         pass
 
 
+class StartRollout(task.Task):
+    """First atom: its revert, run last when the rollout stops, records why
+    (aborted, or failed with the error) so the outcome is always visible."""
+
+    def __init__(self):
+        super().__init__(name='start')
+
+    def execute(self, rollout_id):
+        pass
+
+    def revert(self, rollout_id, flow_failures=None, **kwargs):
+        failures = list((flow_failures or {}).values())
+        aborted = any(f.check(exception.RolloutAborted) for f in failures)
+        error = '; '.join(f.exception_str for f in failures) or None
+        try:
+            base.get_runtime().rollouts.finish(
+                rollout_id, states.ABORTED if aborted else states.FAILED,
+                error)
+        except Exception:
+            LOG.exception('Could not record the end of rollout %s',
+                          rollout_id)
+
+
+class FinishRollout(task.Task):
+    """Last atom: every wave ran within the failure budget."""
+
+    def __init__(self):
+        super().__init__(name='finish')
+
+    def execute(self, rollout_id):
+        base.get_runtime().rollouts.finish(rollout_id, states.SUCCEEDED, None)
+
+
 def rollout_flow(rollout_id, wave_count):
     """The controller flow of a rollout: one task per wave, in order."""
     flow = linear_flow.Flow('rollout %s' % rollout_id)
+    flow.add(StartRollout())
     for index in range(1, wave_count + 1):
         flow.add(RunWave(index))
+    flow.add(FinishRollout())
     return flow
 
 

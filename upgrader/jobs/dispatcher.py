@@ -11,12 +11,14 @@ import abc
 import concurrent.futures
 import contextlib
 import dataclasses
+import time
 import uuid
 
 from oslo_log import log as logging
 from taskflow import exceptions as tf_exc
 from taskflow import states as tf_states
 
+from upgrader.jobs import board
 from upgrader.jobs import persistence
 from upgrader.workflow import flows
 
@@ -44,6 +46,38 @@ class HostJob:
     template_content: str
     moves: list
     versions: dict
+
+
+def host_flow_detail(backend, job):
+    """The host's flow detail: the saved one, or a new one.
+
+    Its store travels in the flow detail's meta (where taskflow's conductors
+    also look), so any process can run it from the detail alone.
+    """
+    fd_uuid = host_flow_uuid(job.rollout_id, job.host)
+    try:
+        return persistence.get_flow_detail(backend, fd_uuid)
+    except tf_exc.NotFound:
+        pass
+    book = persistence.logbook_for(backend, job.rollout_id, job.rollout_id)
+    store = flows.host_store(job.rollout_id, job.host, job.moves,
+                             job.versions)
+    return persistence.create_flow_detail(
+        backend, book, name='host %s' % job.host,
+        flow_factory=flows.host_flow,
+        factory_args=[job.host, job.template_content], uuid=fd_uuid,
+        meta={'store': store, 'host': job.host})
+
+
+def outcome(flow_state):
+    """DONE, FAILED or SUSPENDED for a host flow's state (None: not over)."""
+    if flow_state == tf_states.SUCCESS:
+        return DONE
+    if flow_state in (tf_states.REVERTED, tf_states.FAILURE):
+        return FAILED
+    if flow_state == tf_states.SUSPENDED:
+        return SUSPENDED
+    return None
 
 
 class Dispatcher(abc.ABC):
@@ -92,13 +126,11 @@ class EmbeddedDispatcher(Dispatcher):
             return {futures[f]: f.result() for f in futures}
 
     def _run(self, job, engines):
-        flow_detail, store = self._flow_detail(job)
-        if flow_detail.state == tf_states.SUCCESS:
-            return DONE
-        if flow_detail.state in (tf_states.REVERTED, tf_states.FAILURE):
-            return FAILED
+        flow_detail = host_flow_detail(self.backend, job)
+        if outcome(flow_detail.state) in (DONE, FAILED):
+            return outcome(flow_detail.state)
         engine = persistence.load_engine(self.backend, flow_detail,
-                                         store=store)
+                                         store=flow_detail.meta['store'])
         engines[job.host] = engine
         try:
             with contextlib.ExitStack() as stack:
@@ -108,26 +140,46 @@ class EmbeddedDispatcher(Dispatcher):
         except Exception as e:
             LOG.warning('Host flow of %s in rollout %s failed: %s',
                         job.host, job.rollout_id, e)
-        state = engine.storage.get_flow_state()
-        if state == tf_states.SUCCESS:
-            return DONE
-        if state == tf_states.SUSPENDED:
-            return SUSPENDED
-        return FAILED
+        return outcome(engine.storage.get_flow_state()) or FAILED
 
-    def _flow_detail(self, job):
-        """The host's flow detail: the saved one, or a new one and its store."""
-        fd_uuid = host_flow_uuid(job.rollout_id, job.host)
-        try:
-            return persistence.get_flow_detail(self.backend, fd_uuid), None
-        except tf_exc.NotFound:
-            pass
-        book = persistence.logbook_for(self.backend, job.rollout_id,
-                                       job.rollout_id)
-        flow_detail = persistence.create_flow_detail(
-            self.backend, book, name='host %s' % job.host,
-            flow_factory=flows.host_flow,
-            factory_args=[job.host, job.template_content], uuid=fd_uuid)
-        store = flows.host_store(job.rollout_id, job.host, job.moves,
-                                 job.versions)
-        return flow_detail, store
+
+class JobboardDispatcher(Dispatcher):
+    """Posts a wave's host flows on the ZooKeeper job board; any conductor
+    may run them. Waits until each job is consumed, then reads the outcome
+    from the host's flow detail."""
+
+    def __init__(self, backend, board, poll_interval=0.5):
+        self.backend = backend
+        self.board = board
+        self.poll_interval = poll_interval
+
+    def run_hosts(self, jobs, should_stop):
+        book_cache = {}
+        waiting = {}
+        outcomes = {}
+        for job in jobs:
+            flow_detail = host_flow_detail(self.backend, job)
+            done = outcome(flow_detail.state)
+            if done in (DONE, FAILED):
+                outcomes[job.host] = done
+                continue
+            book = book_cache.get(job.rollout_id)
+            if book is None:
+                book = book_cache[job.rollout_id] = persistence.logbook_for(
+                    self.backend, job.rollout_id, job.rollout_id)
+            name = board.host_job_name(job.rollout_id, job.host)
+            board.post_once(self.board, name, book, flow_detail)
+            waiting[name] = job
+        # TODO(issue 4): abort on the job board (should_stop) needs the
+        # conductors to suspend host engines without cycling the jobs.
+        while waiting:
+            present = {j.name for j in self.board.iterjobs(
+                ensure_fresh=True)}
+            for name in [n for n in waiting if n not in present]:
+                job = waiting.pop(name)
+                flow_detail = persistence.get_flow_detail(
+                    self.backend, host_flow_uuid(job.rollout_id, job.host))
+                outcomes[job.host] = outcome(flow_detail.state) or FAILED
+            if waiting:
+                time.sleep(self.poll_interval)
+        return outcomes

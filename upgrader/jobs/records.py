@@ -125,6 +125,16 @@ class DbRollouts:
                 versions=versions))
         return jobs
 
+    def finish(self, rollout_id, state, error):
+        """Record how the rollout ended; it no longer belongs to a process."""
+        LOG.info('Rollout %s %s%s', rollout_id, state,
+                 ': %s' % error if error else '')
+        values = {'state': state, 'owner': None,
+                  'error': strutils.mask_password(error) if error else None}
+        if state == states.SUCCEEDED:
+            values['finished_at'] = timeutils.utcnow()
+        self.dbapi.rollout_update(rollout_id, values)
+
     def stop_requested(self, rollout_id):
         return self.dbapi.rollout_get(rollout_id).state == states.ABORTING
 

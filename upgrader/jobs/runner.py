@@ -110,14 +110,14 @@ def run(conf, dbapi, rollout_ref, resume=False, on_event=None):
         engine = persistence.load_engine(backend, detail, store=store)
         try:
             engine.run()
-        except exception.RolloutAborted as e:
-            return _finish(dbapi, rollout, states.ABORTED, str(e))
-        except exception.RolloutFailed as e:
-            return _finish(dbapi, rollout, states.FAILED, str(e))
+        except exception.RolloutStopped:
+            pass        # the controller flow recorded how it ended
         except Exception as e:
             LOG.exception('Rollout %s failed', rollout.uuid)
-            return _finish(dbapi, rollout, states.FAILED, str(e))
-        return _finish(dbapi, rollout, states.SUCCEEDED, None)
+            if dbapi.rollout_get(rollout.uuid).state in states.ROLLOUT_ACTIVE:
+                records.DbRollouts(dbapi).finish(rollout.uuid, states.FAILED,
+                                                 str(e))
+        return dbapi.rollout_get(rollout.uuid).state
     finally:
         base.set_runtime(None)
         backend.close()
@@ -148,13 +148,3 @@ def _take(dbapi, rollout, resume):
         values['started_at'] = timeutils.utcnow()
     # Compare-and-swap: two processes cannot both take it.
     dbapi.rollout_update(rollout.uuid, values, expected_state=state)
-
-
-def _finish(dbapi, rollout, state, error):
-    LOG.info('Rollout %s %s%s', rollout.uuid, state,
-             ': %s' % error if error else '')
-    values = {'state': state, 'error': error, 'owner': None}
-    if state == states.SUCCEEDED:
-        values['finished_at'] = timeutils.utcnow()
-    dbapi.rollout_update(rollout.uuid, values)
-    return state

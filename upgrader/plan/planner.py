@@ -7,6 +7,7 @@ when no such host has room does an instance go to a host that will itself be
 drained later; the plan marks that move and says why.
 """
 
+import bisect
 import collections
 
 from upgrader.common import exception
@@ -22,9 +23,14 @@ class _Placement:
     def __init__(self, inventory):
         self.hosts = {h.name: h for h in inventory.hosts}
         self.load = {h.name: h.used for h in inventory.hosts}
-        self.on_host = collections.defaultdict(list)
+        # Per host, its instances by uuid: moving one is O(1).
+        self.on_host = collections.defaultdict(dict)
+        # What the instances themselves use: the reported ``used`` may also
+        # count overhead that does not move with them.
+        self.placed = collections.defaultdict(inv.Resources)
         for instance in inventory.instances:
-            self.on_host[instance.host].append(instance)
+            self.on_host[instance.host][instance.uuid] = instance
+            self.placed[instance.host] += instance.flavor
         anti = {g.uuid for g in inventory.server_groups
                 if g.policy in ANTI_AFFINITY}
         self.anti_groups = {i.uuid: [g for g in i.server_groups if g in anti]
@@ -34,9 +40,14 @@ class _Placement:
             self.group_count[instance.host].update(
                 self.anti_groups[instance.uuid])
 
+    def zone(self, host):
+        return self.hosts[host].availability_zone
+
+    def free(self, host):
+        return self.hosts[host].capacity - self.load[host]
+
     def fits(self, instance, dest):
-        free = self.hosts[dest].capacity - self.load[dest]
-        if not instance.flavor.fits_in(free):
+        if not instance.flavor.fits_in(self.free(dest)):
             return False
         return not any(self.group_count[dest][g]
                        for g in self.anti_groups[instance.uuid])
@@ -44,48 +55,126 @@ class _Placement:
     def move(self, instance, source, dest):
         self.load[source] = self.load[source] - instance.flavor
         self.load[dest] = self.load[dest] + instance.flavor
-        self.on_host[source].remove(instance)
-        self.on_host[dest].append(instance)
+        self.placed[source] = self.placed[source] - instance.flavor
+        self.placed[dest] = self.placed[dest] + instance.flavor
+        del self.on_host[source][instance.uuid]
+        self.on_host[dest][instance.uuid] = instance
         self.group_count[source].subtract(self.anti_groups[instance.uuid])
         self.group_count[dest].update(self.anti_groups[instance.uuid])
 
-    def best_destination(self, instance, source, pool):
-        """The fitting host of ``pool`` in the source's AZ with most free RAM."""
-        zone = self.hosts[source].availability_zone
-        best, best_key = None, None
-        for dest in pool:
-            if (dest == source or self.hosts[dest].availability_zone != zone
-                    or not self.fits(instance, dest)):
-                continue
-            free = self.hosts[dest].capacity - self.load[dest]
-            key = (free.memory_mb, free.vcpus, free.disk_gb)
-            if best_key is None or key > best_key or (
-                    key == best_key and dest < best):
-                best, best_key = dest, key
-        return best
+    def drain_order(self, source):
+        """Biggest first: they are the hardest to place once room is spent."""
+        return sorted(self.on_host[source].values(),
+                      key=lambda i: (-i.flavor.memory_mb, -i.flavor.vcpus,
+                                     i.uuid))
 
-    def drain(self, source, pool, temporaries=()):
+    def drain(self, source, pool, temporaries=None):
         """Plan moves emptying ``source``; all-or-nothing.
 
-        Each instance goes to a host of ``pool`` if one fits, else to one of
+        Each instance goes to the best host of ``pool`` (a
+        :class:`_Destinations`) if one fits, else to the best of
         ``temporaries`` (and will move again). Returns the moves, or None
         (nothing changed) when some instance fits nowhere.
         """
+        zone = self.zone(source)
+        pools = [p for p in (pool, temporaries) if p is not None]
         done = []
-        for instance in sorted(self.on_host[source],
-                               key=lambda i: (-i.flavor.memory_mb,
-                                              -i.flavor.vcpus, i.uuid)):
-            dest = self.best_destination(instance, source, pool)
+        for instance in self.drain_order(source):
+            dest = pool.best(instance, zone)
             again = dest is None
-            if again:
-                dest = self.best_destination(instance, source, temporaries)
+            if again and temporaries is not None:
+                dest = temporaries.best(instance, zone)
             if dest is None:
                 for undo_instance, undo_dest, _ in reversed(done):
-                    self.move(undo_instance, undo_dest, source)
+                    self._shift(undo_instance, undo_dest, source, pools)
                 return None
-            self.move(instance, source, dest)
+            self._shift(instance, source, dest, pools)
             done.append((instance, dest, again))
         return done
+
+    def _shift(self, instance, source, dest, pools):
+        self.move(instance, source, dest)
+        for pool in pools:
+            pool.refresh(source)
+            pool.refresh(dest)
+
+
+class _Destinations:
+    """Hosts that may receive instances, per AZ, best first.
+
+    Each zone's hosts are kept sorted by (most free RAM, vCPUs, disk, name):
+    the best fitting host is the first that fits when walking from the top,
+    and the walk stops at the first host with too little RAM, since no host
+    after it has more. Planning 1,000 hosts then costs about one look per
+    instance instead of a scan of every host.
+
+    The index only sees load changes it is told about (:meth:`refresh`);
+    :meth:`_Placement.drain` tells every index it uses.
+    """
+
+    def __init__(self, placement, hosts=()):
+        self._placement = placement
+        self._keys = {}
+        self._zones = collections.defaultdict(list)
+        # Sum of free room per zone: a host whose load exceeds it cannot be
+        # drained, which rules most hosts out of a wave in O(1).
+        self._room = collections.defaultdict(inv.Resources)
+        for host in hosts:
+            self.add(host)
+
+    def __len__(self):
+        return len(self._keys)
+
+    def _key(self, host):
+        free = self._placement.free(host)
+        return (-free.memory_mb, -free.vcpus, -free.disk_gb, host)
+
+    def add(self, host):
+        key = self._key(host)
+        zone = self._placement.zone(host)
+        self._keys[host] = key
+        bisect.insort(self._zones[zone], key)
+        self._room[zone] = self._room[zone] + _free_of(key)
+
+    def refresh(self, host):
+        """Re-sort ``host`` after its load changed (no-op if not indexed)."""
+        old = self._keys.get(host)
+        if old is None:
+            return
+        zone = self._placement.zone(host)
+        keys = self._zones[zone]
+        del keys[bisect.bisect_left(keys, old)]
+        self._room[zone] = self._room[zone] - _free_of(old)
+        self.add(host)
+
+    def best(self, instance, zone):
+        """The fitting host of ``zone`` with most free RAM, or None."""
+        need = instance.flavor.memory_mb
+        for key in self._zones.get(zone, ()):
+            if -key[0] < need:
+                return None
+            if self._placement.fits(instance, key[-1]):
+                return key[-1]
+        return None
+
+    def may_take(self, load, zone):
+        """False when ``load`` surely exceeds the zone's free room.
+
+        The room is a running sum of floats: allow for rounding so that a
+        host is only ruled out when it could not fit anyway.
+        """
+        room = self._room.get(zone)
+        if room is None:
+            return False
+        slack = inv.Resources(*(abs(v) * 1e-9 + 1e-6 for v in
+                                (room.vcpus, room.memory_mb, room.disk_gb)))
+        return load.fits_in(room + slack)
+
+
+def _free_of(key):
+    # An overcommitted host (used > capacity, e.g. after an allocation ratio
+    # was lowered) takes nothing, but must not shrink the zone's room either.
+    return inv.Resources(max(0, -key[1]), max(0, -key[0]), max(0, -key[2]))
 
 
 def _scope(inventory, hosts, availability_zones):
@@ -146,13 +235,15 @@ def make_plan(inventory, policy, hosts=None, availability_zones=None):
                                                settled)
     remaining = sorted(candidates, key=lambda h: (
         len(placement.on_host[h]), placement.load[h].memory_mb, h))
-    upgraded = []
+    final = _Destinations(placement, settled)
     while remaining:
-        wave = _next_wave(placement, policy, remaining, settled + upgraded,
+        wave = _next_wave(placement, policy, remaining, final,
                           len(plan.waves) + 1)
         plan.waves.append(wave)
-        upgraded.extend(wave.hosts)
-        remaining = [h for h in remaining if h not in wave.hosts]
+        for host in wave.hosts:
+            final.add(host)
+        drained = set(wave.hosts)
+        remaining = [h for h in remaining if h not in drained]
     plan.predicted_seconds = sum(w.predicted_seconds for w in plan.waves)
     twice = sum(1 for n in plan.migrations_per_instance().values() if n > 1)
     if twice:
@@ -176,7 +267,7 @@ def _candidates(inventory, placement, policy, scope, plan):
         if host.state != 'up':
             plan.skipped_hosts[host.name] = 'nova-compute is down'
             continue
-        stuck = [i for i in placement.on_host[host.name]
+        stuck = [i for i in placement.on_host[host.name].values()
                  if not i.live_migratable]
         if stuck:
             what = '; '.join('%s (%s)' % (i.name, ', '.join(
@@ -195,41 +286,42 @@ def _candidates(inventory, placement, policy, scope, plan):
 
 
 def _lower_bound(placement, candidates, settled):
-    """Fewest migrations any plan can make: every instance on a drained host
-    moves once; if no host starts empty and nothing outside the rollout can
-    take instances, the first host's instances must move twice.
+    """Fewest migrations any plan can make.
+
+    Every instance on a drained host moves at least once. Instances never
+    leave their AZ, so in an AZ where no host starts empty and no host
+    outside the rollout can take instances, whichever host goes first moves
+    its instances onto hosts drained later: at least the smallest host's
+    instances move twice.
     """
-    counts = [len(placement.on_host[h]) for h in candidates]
-    if not counts:
-        return 0
-    extra = 0 if (settled or min(counts) == 0) else min(counts)
-    return sum(counts) + extra
+    counts = collections.defaultdict(list)
+    for host in candidates:
+        counts[placement.zone(host)].append(len(placement.on_host[host]))
+    landing = {placement.zone(h) for h in settled}
+    return sum(sum(c) + (0 if zone in landing else min(c))
+               for zone, c in counts.items())
 
 
-def _next_wave(placement, policy, remaining, final_pool, index):
+def _next_wave(placement, policy, remaining, final, index):
     """Greedily fill one wave with hosts whose instances fit on final hosts.
 
     If not even one host fits, the first host still goes alone, spilling what
     does not fit onto hosts drained later (those instances move twice).
     """
     wave = models.Wave(index=index, hosts=[])
+    have_final_hosts = bool(final)
     for host in remaining:
         if len(wave.hosts) >= policy.max_parallel:
             break
-        done = placement.drain(host, final_pool)
+        done = _try_drain(placement, host, final)
         if done is None and not wave.hosts:
-            temporaries = [h for h in remaining if h != host]
-            done = placement.drain(host, final_pool, temporaries)
-            if done is None:
-                raise exception.PlanError(
-                    reason='host %s cannot be drained: its instances fit on '
-                           'no other host of its availability zone' % host)
+            done = _spill(placement, host, remaining, final)
             wave.hosts.append(host)
-            wave.moves.extend(_moves(host, done, bool(final_pool)))
+            wave.moves.extend(_moves(host, done, have_final_hosts))
             break
         if done is not None:
             wave.hosts.append(host)
-            wave.moves.extend(_moves(host, done, bool(final_pool)))
+            wave.moves.extend(_moves(host, done, have_final_hosts))
     by_host = collections.defaultdict(list)
     for move in wave.moves:
         by_host[move.source].append(move)
@@ -239,6 +331,30 @@ def _next_wave(placement, policy, remaining, final_pool, index):
                                   capacity=placement.hosts[d].capacity)
                   for d in sorted({m.destination for m in wave.moves})]
     return wave
+
+
+def _try_drain(placement, host, final):
+    """Drain ``host`` onto final hosts, or None if it does not fit now.
+
+    Most hosts tried late in a busy rollout cannot fit: the zone's total free
+    room rules them out without trying each instance.
+    """
+    if placement.on_host[host] and not final.may_take(
+            placement.placed[host], placement.zone(host)):
+        return None
+    return placement.drain(host, final)
+
+
+def _spill(placement, host, remaining, final):
+    """Drain ``host`` onto final hosts, the rest onto hosts drained later."""
+    temporaries = _Destinations(placement,
+                                [h for h in remaining if h != host])
+    done = placement.drain(host, final, temporaries)
+    if done is None:
+        raise exception.PlanError(
+            reason='host %s cannot be drained: its instances fit on '
+                   'no other host of its availability zone' % host)
+    return done
 
 
 def _moves(source, done, have_final_hosts):

@@ -1,0 +1,106 @@
+"""The ZooKeeper job board: one kazoo client per process, and the board.
+
+Jobs are named deterministically (``rollout/<uuid>/controller/<attempt>``,
+``rollout/<uuid>/host/<host>``) and :func:`post_once` posts a name only if the
+board does not hold it already, so a resumed controller never posts a host
+twice.
+"""
+
+import threading
+
+from kazoo import client as kazoo_client
+from kazoo import exceptions as kazoo_exc
+from kazoo import security as kazoo_security
+from kazoo.handlers import threading as kazoo_threading
+from oslo_log import log as logging
+from taskflow import exceptions as tf_exc
+from taskflow.jobs import backends as job_backends
+
+from upgrader.common import exception
+
+LOG = logging.getLogger(__name__)
+
+_LOCK = threading.Lock()
+_CLIENT = {}
+
+
+def make_client(conf):
+    """A new, unstarted kazoo client from ``[jobboard]``."""
+    opts = conf.jobboard
+    kwargs = {'hosts': ','.join(opts.hosts), 'timeout': opts.session_timeout,
+              'handler': kazoo_threading.SequentialThreadingHandler()}
+    if opts.auth_username:
+        acl = kazoo_security.make_digest_acl(
+            opts.auth_username, opts.auth_password or '', all=True)
+        kwargs.update(
+            default_acl=[acl],
+            auth_data=[('digest', '%s:%s' % (opts.auth_username,
+                                             opts.auth_password or ''))])
+    if opts.use_ssl:
+        kwargs.update(use_ssl=True, ca=opts.ca_file, certfile=opts.cert_file,
+                      keyfile=opts.key_file)
+    return kazoo_client.KazooClient(**kwargs)
+
+
+def get_client(conf):
+    """The process's shared, started kazoo client."""
+    with _LOCK:
+        client = _CLIENT.get('client')
+        if client is None:
+            client = make_client(conf)
+            try:
+                client.start(timeout=conf.jobboard.session_timeout)
+            except (kazoo_exc.KazooException, OSError) as e:
+                client.close()
+                raise exception.JobBoardUnavailable(
+                    hosts=','.join(conf.jobboard.hosts),
+                    reason=str(e) or type(e).__name__)
+            _CLIENT['client'] = client
+        return client
+
+
+def close_client():
+    with _LOCK:
+        client = _CLIENT.pop('client', None)
+    if client is not None:
+        client.stop()
+        client.close()
+
+
+def get_board(conf, persistence, name='upgrader'):
+    """The connected job board (its client shared with the process)."""
+    board = job_backends.fetch(
+        name, {'board': 'zookeeper', 'path': conf.jobboard.path},
+        client=get_client(conf), persistence=persistence)
+    try:
+        board.connect()
+    except tf_exc.JobFailure as e:
+        raise exception.JobBoardUnavailable(
+            hosts=','.join(conf.jobboard.hosts), reason=str(e))
+    return board
+
+
+def find(board, name):
+    """The job named ``name`` on the board, or None."""
+    for job in board.iterjobs(ensure_fresh=True):
+        if job.name == name:
+            return job
+    return None
+
+
+def post_once(board, name, book, flow_detail):
+    """Post a job for ``flow_detail`` unless one named ``name`` exists."""
+    job = find(board, name)
+    if job is None:
+        job = board.post(name, book=book,
+                         details={'flow_uuid': flow_detail.uuid})
+        LOG.info('Posted job %s', name)
+    return job
+
+
+def controller_job_name(rollout_uuid, attempt):
+    return 'rollout/%s/controller/%d' % (rollout_uuid, attempt)
+
+
+def host_job_name(rollout_uuid, host):
+    return 'rollout/%s/host/%s' % (rollout_uuid, host)
