@@ -122,8 +122,9 @@ class _Destinations:
         for host in hosts:
             self.add(host)
 
-    def __len__(self):
-        return len(self._keys)
+    def zones(self):
+        """The zones holding at least one of these hosts."""
+        return {z for z, keys in self._zones.items() if keys}
 
     def _key(self, host):
         free = self._placement.free(host)
@@ -233,11 +234,16 @@ def make_plan(inventory, policy, hosts=None, availability_zones=None):
                      if h.name not in scope and _usable(h))
     plan.lower_bound_migrations = _lower_bound(placement, candidates,
                                                settled)
+    # Lightest hosts first: each one drained frees a whole host for the
+    # price of its RAM, so the room on upgraded hosts, and with it the width
+    # of the waves, grows fastest; similar hosts also share a wave and finish
+    # together.
     remaining = sorted(candidates, key=lambda h: (
-        len(placement.on_host[h]), placement.load[h].memory_mb, h))
+        placement.placed[h].memory_mb, len(placement.on_host[h]), h))
     final = _Destinations(placement, settled)
+    zones = {placement.zone(h) for h in candidates}
     while remaining:
-        wave = _next_wave(placement, policy, remaining, final,
+        wave = _next_wave(placement, policy, remaining, zones, final,
                           len(plan.waves) + 1)
         plan.waves.append(wave)
         for host in wave.hosts:
@@ -302,26 +308,30 @@ def _lower_bound(placement, candidates, settled):
                for zone, c in counts.items())
 
 
-def _next_wave(placement, policy, remaining, final, index):
-    """Greedily fill one wave with hosts whose instances fit on final hosts.
+def _next_wave(placement, policy, remaining, zones, final, index):
+    """Fill one wave with hosts whose instances fit on final hosts.
 
-    If not even one host fits, the first host still goes alone, spilling what
-    does not fit onto hosts drained later (those instances move twice).
+    A zone where no host can take instances for good yet (none started empty
+    or is outside the rollout) first drains its smallest host onto hosts
+    drained later: those instances move twice, as few as any plan must (see
+    :func:`_lower_bound`). If no host fits at all, the smallest host spills
+    the same way rather than stopping the rollout.
     """
     wave = models.Wave(index=index, hosts=[])
-    have_final_hosts = bool(final)
+    landing = final.zones()
+    for hosts in _zones_without_landing(placement, remaining, zones, landing):
+        if len(wave.hosts) < policy.max_parallel:
+            _spill_smallest(placement, wave, hosts, remaining, final, landing)
     for host in remaining:
         if len(wave.hosts) >= policy.max_parallel:
             break
+        if host in wave.hosts:
+            continue
         done = _try_drain(placement, host, final)
-        if done is None and not wave.hosts:
-            done = _spill(placement, host, remaining, final)
-            wave.hosts.append(host)
-            wave.moves.extend(_moves(host, done, have_final_hosts))
-            break
         if done is not None:
-            wave.hosts.append(host)
-            wave.moves.extend(_moves(host, done, have_final_hosts))
+            _add(wave, placement, host, done, landing)
+    if not wave.hosts:
+        _spill_smallest(placement, wave, remaining, remaining, final, landing)
     by_host = collections.defaultdict(list)
     for move in wave.moves:
         by_host[move.source].append(move)
@@ -331,6 +341,43 @@ def _next_wave(placement, policy, remaining, final, index):
                                   capacity=placement.hosts[d].capacity)
                   for d in sorted({m.destination for m in wave.moves})]
     return wave
+
+
+def _size(placement, host):
+    """Spill order: fewest instances (each moves twice), then least RAM."""
+    return (len(placement.on_host[host]), placement.placed[host].memory_mb,
+            host)
+
+
+def _zones_without_landing(placement, remaining, zones, landing):
+    """Per zone no instance can land in for good, its remaining hosts."""
+    if landing >= zones:
+        return []   # the usual case after the first waves: no scan needed
+    hosts = collections.defaultdict(list)
+    for host in remaining:
+        if placement.zone(host) not in landing:
+            hosts[placement.zone(host)].append(host)
+    return sorted(hosts.values(),
+                  key=lambda hs: min(_size(placement, h) for h in hs))
+
+
+def _spill_smallest(placement, wave, hosts, remaining, final, landing):
+    """Add to ``wave`` the smallest of ``hosts`` that can spill (usually the
+    smallest: a bigger one only if its instances fit nowhere else)."""
+    ordered = sorted(hosts, key=lambda h: _size(placement, h))
+    for host in ordered:
+        done = _spill(placement, host, remaining, final, wave)
+        if done is not None:
+            _add(wave, placement, host, done, landing)
+            return
+    raise exception.PlanError(
+        reason='host %s cannot be drained: its instances fit on no other '
+               'host of its availability zone' % ordered[0])
+
+
+def _add(wave, placement, host, done, landing):
+    wave.hosts.append(host)
+    wave.moves.extend(_moves(host, done, placement.zone(host) in landing))
 
 
 def _try_drain(placement, host, final):
@@ -345,21 +392,18 @@ def _try_drain(placement, host, final):
     return placement.drain(host, final)
 
 
-def _spill(placement, host, remaining, final):
-    """Drain ``host`` onto final hosts, the rest onto hosts drained later."""
-    temporaries = _Destinations(placement,
-                                [h for h in remaining if h != host])
-    done = placement.drain(host, final, temporaries)
-    if done is None:
-        raise exception.PlanError(
-            reason='host %s cannot be drained: its instances fit on '
-                   'no other host of its availability zone' % host)
-    return done
+def _spill(placement, host, remaining, final, wave):
+    """Drain ``host`` onto final hosts, the rest onto hosts drained later
+    (not in this wave: they are being drained too); None if it cannot."""
+    temporaries = _Destinations(placement, [
+        h for h in remaining if h != host and h not in wave.hosts])
+    return placement.drain(host, final, temporaries)
 
 
 def _moves(source, done, have_final_hosts):
     reason = ('upgraded hosts lack room for it' if have_final_hosts
-              else 'no host is upgraded yet and none starts empty')
+              else 'no host of its availability zone is upgraded yet, '
+                   'starts empty or stays out of the rollout')
     return [models.Move(instance=i.uuid, name=i.name, source=source,
                         destination=dest,
                         resources=inv.Resources(**vars(i.flavor)),

@@ -190,3 +190,50 @@ def test_predicted_duration_counts_steps_and_migrations():
     per_migration = 10 + 5 * SMALL.memory_mb / 1024
     assert plan.predicted_seconds == pytest.approx(
         steps + (steps + 2 * per_migration))
+
+
+def test_each_zone_without_room_spills_its_smallest_host_at_once():
+    # az0: cmp000 (6), cmp002 (2), cmp004 (3); az1: cmp001 (5), cmp003 (4),
+    # cmp005 (7). No host is empty: each zone must move one host twice.
+    inventory = _cloud([6, 5, 2, 4, 3, 7], azs=2)
+    plan = planner.make_plan(inventory, models.Policy(max_parallel=2))
+    _replay(inventory, plan)
+    assert plan.waves[0].hosts == ['cmp002', 'cmp003']
+    assert plan.lower_bound_migrations == 27 + 2 + 4
+    assert plan.migrations == plan.lower_bound_migrations
+
+
+def test_a_host_that_fits_goes_before_one_that_would_spill():
+    # cmp000 is the lightest, but its instance may not join the other
+    # member of its anti-affinity group on cmp002, the only host outside
+    # the rollout; cmp001 fits there, then cmp000 drains onto cmp001.
+    inventory = _cloud([1, 2, 14], groups=[['cmp000-vm00', 'cmp002-vm00']])
+    plan = planner.make_plan(inventory, models.Policy(),
+                             hosts=['cmp000', 'cmp001'])
+    _replay(inventory, plan)
+    assert [w.hosts for w in plan.waves] == [['cmp001'], ['cmp000']]
+    assert set(plan.migrations_per_instance().values()) == {1}
+
+
+def test_when_nothing_fits_the_host_with_fewest_instances_spills():
+    # cmp002 stays out of the rollout but is full: nothing lands for good
+    # until one host of the rollout has moved its instances twice.
+    inventory = _cloud([5, 3, 16])
+    plan = planner.make_plan(inventory, models.Policy(),
+                             hosts=['cmp000', 'cmp001'])
+    _replay(inventory, plan)
+    assert [w.hosts for w in plan.waves] == [['cmp001'], ['cmp000']]
+    assert plan.migrations == 3 + 8
+    assert sum(m.moves_again for m in plan.moves) == 3
+    assert all('lack room' in m.reason for m in plan.moves if m.moves_again)
+
+
+def test_lightest_hosts_go_first_so_waves_widen_fast():
+    # With one spare host, draining the light hosts first frees room for
+    # several hosts per wave sooner than draining the full ones first.
+    inventory = _cloud([14, 14, 2, 2, 2, 2], empty=1)
+    plan = planner.make_plan(inventory, models.Policy(max_parallel=4))
+    _replay(inventory, plan)
+    assert [w.hosts for w in plan.waves] == [
+        ['cmp006'], ['cmp002', 'cmp003', 'cmp004', 'cmp005'],
+        ['cmp000', 'cmp001']]
