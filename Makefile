@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/python tools/demo.py --workdir $(WORK)/demo
 
 test: $(STAMP)
+	tools/install-zookeeper.sh
 	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests
 
 clean:

@@ -1,4 +1,6 @@
-"""Fixtures shared by every test: real databases and the cloud simulator."""
+"""Fixtures shared by every test: real databases, ZooKeeper, the cloud
+simulator, and an operator driving upgrader-manage."""
 
 pytest_plugins = ['tests.fixtures.config', 'tests.fixtures.databases',
-                  'tests.fixtures.simulator']
+                  'tests.fixtures.operator', 'tests.fixtures.simulator',
+                  'tests.fixtures.zookeeper']

@@ -6,10 +6,14 @@ can call them directly. Every function takes the configuration (an oslo.config
 raises :class:`upgrader.common.exception.UpgraderException` subclasses.
 """
 
+import time
+
 from upgrader.common import exception
 from upgrader.common import states
 from upgrader.db import api as db_api
 from upgrader.drivers import compute
+from upgrader.jobs import board as job_board
+from upgrader.jobs import persistence
 from upgrader.jobs import runner
 from upgrader.plan import models as plan_models
 from upgrader.plan import planner
@@ -86,13 +90,64 @@ def start(conf, rollout, on_event=None, max_failed_hosts=None):
         policy = dict(found.policy or {}, max_failed_hosts=max_failed_hosts)
         dbapi.rollout_update(found.uuid, {'policy': policy},
                              expected_state=states.PLANNED)
+    if conf.jobboard.enabled:
+        return _run_on_board(conf, dbapi, rollout, False, on_event)
     return runner.run(conf, dbapi, rollout, on_event=on_event)
 
 
 def resume(conf, rollout, on_event=None):
     """Resume an aborted rollout, or one whose process died."""
-    return runner.run(conf, db_api.get_instance(), rollout, resume=True,
-                      on_event=on_event)
+    dbapi = db_api.get_instance()
+    if conf.jobboard.enabled:
+        return _run_on_board(conf, dbapi, rollout, True, on_event)
+    return runner.run(conf, dbapi, rollout, resume=True, on_event=on_event)
+
+
+def _run_on_board(conf, dbapi, rollout, resume, on_event):
+    """Post the rollout's controller job for the conductors, then watch.
+
+    Posting is idempotent: resuming a rollout whose controller job is still
+    on the board posts nothing and only watches.
+    """
+    found = dbapi.rollout_get(rollout)
+    if not (resume and found.state in states.ROLLOUT_ACTIVE
+            and found.owner == ON_BOARD):
+        runner.take(dbapi, found, resume, owner=ON_BOARD)
+    backend = persistence.get_backend(conf)
+    try:
+        board = job_board.get_board(conf, backend)
+        try:
+            detail, attempt = runner.controller_detail(backend, found)
+            book = persistence.logbook_for(backend, found.name, found.uuid)
+            job_board.post_once(
+                board, job_board.controller_job_name(found.uuid, attempt),
+                book, detail, rollout=found.uuid)
+        finally:
+            board.close()
+    finally:
+        backend.close()
+        job_board.close_client()
+    return watch(conf, found.uuid, on_event)
+
+
+ON_BOARD = 'jobboard'
+
+
+def watch(conf, rollout, on_event=None, interval=0.5):
+    """Follow a rollout's events until it ends; return its final state."""
+    dbapi = db_api.get_instance()
+    last = None
+    while True:
+        state = dbapi.rollout_get(rollout).state
+        for event in dbapi.event_list(rollout=rollout, after_id=last):
+            last = event.id
+            if on_event is not None:
+                on_event('logged', {'host': event.host, 'step': event.step,
+                                    'message': event.message,
+                                    'level': event.level.upper()})
+        if state not in states.ROLLOUT_ACTIVE:
+            return state
+        time.sleep(interval)
 
 
 def abort(conf, rollout):
@@ -117,8 +172,9 @@ def abort(conf, rollout):
     return new
 
 
-def status(conf, rollout):
-    """A rollout, its hosts and its instance moves, as a dict."""
+def status(conf, rollout, events=False):
+    """A rollout, its hosts and its instance moves (and, if asked, its
+    events), as a dict."""
     dbapi = db_api.get_instance()
     found = dbapi.rollout_get(rollout)
     data = found.to_dict()
@@ -128,6 +184,9 @@ def status(conf, rollout):
         host.pop('facts', None)
     moves = [m.to_dict() for m in dbapi.instance_move_list(found.uuid)]
     data['moves'] = moves
+    if events:
+        data['events'] = [e.to_dict()
+                          for e in dbapi.event_list(rollout=found.uuid)]
     data['summary'] = {
         'waves': len(plan.get('waves', [])),
         'hosts': _count(data['hosts'], 'state'),

@@ -92,8 +92,12 @@ def print_table(headers, rows):
     print(line)
 
 
-def parse_config(argv, categories=None, description=None):
-    """Parse argv and config files; set up logging. Raises cfg.Error."""
+def parse_config(argv, categories=None, description=None, service=False):
+    """Parse argv and config files; set up logging. Raises cfg.Error.
+
+    A command (not a ``service``) shows its own progress, so upgrader's INFO
+    logs are hidden unless --debug.
+    """
     if categories is not None:
         CONF.register_cli_opt(cfg.SubCommandOpt(
             'category', title='Command categories',
@@ -103,12 +107,10 @@ def parse_config(argv, categories=None, description=None):
     # Commands print their results on stdout; logs go to stderr.
     logging.set_defaults(default_log_levels=logging.get_default_log_levels()
                          + ['stevedore=ERROR', 'alembic=WARN',
-                                           'oslo_db=ERROR', 'keystoneauth=ERROR'])
+                            'oslo_db=ERROR', 'keystoneauth=ERROR'])
     CONF.set_default('use_stderr', True)
     CONF(argv, project='upgrader', description=description)
-    if not CONF.debug:
-        # Commands show their own progress; upgrader's INFO logs would say
-        # it twice. --debug (or a log file) shows everything.
+    if not CONF.debug and not service:
         CONF.set_default('default_log_levels',
                          CONF.default_log_levels + ['upgrader=WARN'])
     logging.setup(CONF, 'upgrader')

@@ -245,6 +245,10 @@ class _Progress:
             line = '%s: %s %s -> %s %s' % (
                 details['source'], details['name'] or details['instance'],
                 details['source'], details['destination'], details['state'])
+        elif kind == 'logged':
+            line = '%s%s%s' % (details['host'] or 'rollout',
+                               ' %s' % details['step'] if details['step']
+                               else '', ': %s' % details['message'])
         elif details.get('level') in ('WARNING', 'ERROR'):
             line = '%s: %s' % (details['host'], details['message'])
         else:
@@ -341,10 +345,12 @@ class RolloutCommands:
         print('Rollout %s: %s' % (rollout_ref, state))
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
+    @args('--events', dest='show_events', action='store_true',
+          help='Also show the rollout\'s events, oldest first.')
     @common.format_arg()
-    def status(self, rollout_ref, output_format='table'):
+    def status(self, rollout_ref, show_events=False, output_format='table'):
         """Show a rollout: its state, each host's state and step, moves."""
-        data = api.status(common.CONF, rollout_ref)
+        data = api.status(common.CONF, rollout_ref, events=show_events)
         if output_format == 'json':
             common.print_json(data)
             return
@@ -361,6 +367,11 @@ class RolloutCommands:
             ['Wave', 'Host', 'State', 'Step', 'Error'],
             [[h['wave'], h['host'], h['state'], h['step'], h['error']]
              for h in data['hosts']])
+        if show_events:
+            common.print_table(
+                ['Time', 'Level', 'Host', 'Step', 'Message'],
+                [[e['created_at'], e['level'], e['host'], e['step'],
+                  e['message']] for e in data['events']])
 
     @common.format_arg()
     def list(self, output_format='table'):

@@ -88,12 +88,16 @@ def find(board, name):
     return None
 
 
-def post_once(board, name, book, flow_detail):
-    """Post a job for ``flow_detail`` unless one named ``name`` exists."""
+def post_once(board, name, book, flow_detail, **details):
+    """Post a job for ``flow_detail`` unless one named ``name`` exists.
+
+    ``details`` (JSON, no secrets) travel with the job for the conductor's
+    listeners; the flow's store is in the flow detail.
+    """
     job = find(board, name)
     if job is None:
         job = board.post(name, book=book,
-                         details={'flow_uuid': flow_detail.uuid})
+                         details=dict(details, flow_uuid=flow_detail.uuid))
         LOG.info('Posted job %s', name)
     return job
 

@@ -168,7 +168,8 @@ class JobboardDispatcher(Dispatcher):
                 book = book_cache[job.rollout_id] = persistence.logbook_for(
                     self.backend, job.rollout_id, job.rollout_id)
             name = board.host_job_name(job.rollout_id, job.host)
-            board.post_once(self.board, name, book, flow_detail)
+            board.post_once(self.board, name, book, flow_detail,
+                            rollout=job.rollout_id, host=job.host)
             waiting[name] = job
         # TODO(issue 4): abort on the job board (should_stop) needs the
         # conductors to suspend host engines without cycling the jobs.

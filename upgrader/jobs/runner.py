@@ -60,8 +60,9 @@ def controller_flow_uuid(rollout_uuid, attempt):
                           'controller/%s/%d' % (rollout_uuid, attempt)))
 
 
-def _controller_detail(backend, rollout):
-    """The controller flow detail to run: the unfinished one, or a new one."""
+def controller_detail(backend, rollout):
+    """The controller flow detail to run, and its attempt number: the
+    unfinished one, or a new one (its store in its meta)."""
     attempt, latest = 0, None
     while True:
         try:
@@ -71,28 +72,35 @@ def _controller_detail(backend, rollout):
             break
         attempt, latest = attempt + 1, found
     if latest is not None and latest.state not in ENDED:
-        return latest, None
+        return latest, attempt
     book = persistence.logbook_for(backend, rollout.name, rollout.uuid)
     wave_count = len((rollout.plan or {}).get('waves', []))
     detail = persistence.create_flow_detail(
         backend, book, name='controller attempt %d' % (attempt + 1),
         flow_factory=controller.rollout_flow,
         factory_args=[rollout.uuid, wave_count],
-        uuid=controller_flow_uuid(rollout.uuid, attempt + 1))
-    return detail, controller.controller_store(rollout.uuid)
+        uuid=controller_flow_uuid(rollout.uuid, attempt + 1),
+        meta={'store': controller.controller_store(rollout.uuid)})
+    return detail, attempt + 1
 
 
-def build_runtime(conf, dbapi, backend, on_event=None):
+def build_runtime(conf, dbapi, backend, on_event=None, board=None):
+    """The task runtime of this process: host flows run here (embedded) or,
+    given a job board, are posted for conductors."""
     recorder = records.DbRecorder(dbapi, on_event=on_event)
 
     def listeners(engine, job):
         return [records.StepListener(engine, recorder, job.rollout_id,
                                      job.host)]
 
+    if board is None:
+        host_dispatcher = dispatcher.EmbeddedDispatcher(backend, listeners)
+    else:
+        host_dispatcher = dispatcher.JobboardDispatcher(backend, board)
     return base.Runtime(
         compute=compute.fetch(conf), hosts=host_drivers.fetch(conf),
         recorder=recorder, rollouts=records.DbRollouts(dbapi),
-        dispatcher=dispatcher.EmbeddedDispatcher(backend, listeners),
+        dispatcher=host_dispatcher,
         poll_interval=conf.workflow.poll_interval)
 
 
@@ -102,12 +110,13 @@ def run(conf, dbapi, rollout_ref, resume=False, on_event=None):
     :returns: the rollout's final state.
     """
     rollout = dbapi.rollout_get(rollout_ref)
-    _take(dbapi, rollout, resume)
+    take(dbapi, rollout, resume)
     backend = persistence.get_backend(conf)
     try:
         base.set_runtime(build_runtime(conf, dbapi, backend, on_event))
-        detail, store = _controller_detail(backend, rollout)
-        engine = persistence.load_engine(backend, detail, store=store)
+        detail, _attempt = controller_detail(backend, rollout)
+        engine = persistence.load_engine(backend, detail,
+                                         store=detail.meta['store'])
         try:
             engine.run()
         except exception.RolloutStopped:
@@ -123,7 +132,7 @@ def run(conf, dbapi, rollout_ref, resume=False, on_event=None):
         backend.close()
 
 
-def _take(dbapi, rollout, resume):
+def take(dbapi, rollout, resume, owner=None):
     """Mark the rollout RUNNING in this process, or say why not."""
     state = rollout.state
     if not resume:
@@ -142,7 +151,7 @@ def _take(dbapi, rollout, resume):
         raise exception.Conflict(
             reason='rollout %s is still running in %s'
             % (rollout.name, rollout.owner))
-    values = {'state': states.RUNNING, 'owner': this_process(),
+    values = {'state': states.RUNNING, 'owner': owner or this_process(),
               'error': None}
     if rollout.started_at is None:
         values['started_at'] = timeutils.utcnow()

@@ -8,68 +8,10 @@ import subprocess
 
 import pytest
 
-from upgrader.workflow import templates
-from tests.fixtures.config import BIN
-from tests.fixtures.config import run
-from tests.fixtures.config import write_config
+from tests.fixtures.operator import NEW
+from tests.fixtures.operator import OLD
 from tests.fixtures.simulator import wait_for
-
-NEW = {'nova-compute': '30.0.0', 'qemu': '8.2.2'}
-OLD = {'nova-compute': '29.0.0', 'qemu': '8.0.0'}
-CLOUD = dict(hosts=6, instances=16, azs=2, spare_hosts_per_az=1,
-             anti_affinity_groups=2, group_size=2,
-             non_live_migratable_fraction=0.0, time_scale=1000.0,
-             max_hosts_out_of_service=2)
-
-
-class Operator:
-    """Runs upgrader-manage against one simulated cloud."""
-
-    def __init__(self, simulator, tmp_path):
-        self.sim = simulator
-        self.config = write_config(tmp_path / 'upgrader.conf', simulator,
-                                   workflow={'template_dirs': '',
-                                             'poll_interval': '0.02'})
-        for category in ('db', 'persistence'):
-            self.ok(category, 'sync')
-        self.ok('release', 'create', 'new', *[
-            a for p, v in sorted(NEW.items())
-            for a in ('--component', '%s=%s' % (p, v))])
-
-    def manage(self, *argv, timeout=180):
-        return run('upgrader-manage', self.config, *argv, timeout=timeout)
-
-    def ok(self, *argv):
-        result = self.manage(*argv)
-        assert result.returncode == 0, (argv, result.stdout, result.stderr)
-        return result
-
-    def plan(self, *extra, template='compute-rolling-upgrade'):
-        result = self.ok('rollout', 'plan', '--template', template,
-                         '--to', 'new', '--max-parallel', '2', '--name',
-                         'r1', '--format', 'json', *extra)
-        return json.loads(result.stdout)['plan']
-
-    def start_in_background(self, **popen_args):
-        """rollout start r1 in a subprocess of its own (to kill or abort)."""
-        return subprocess.Popen(
-            [os.path.join(BIN, 'upgrader-manage'), '--config-file',
-             self.config, 'rollout', 'start', 'r1'], **popen_args)
-
-    def status(self):
-        return json.loads(self.ok('rollout', 'status', 'r1', '--format',
-                                  'json').stdout)
-
-    def hosts(self):
-        return {h['host']: h for h in self.status()['hosts']}
-
-
-@pytest.fixture
-def operator(simulator_factory, tmp_path):
-    def make(**cloud):
-        return Operator(simulator_factory(**dict(CLOUD, **cloud)), tmp_path)
-    return make
-
+from upgrader.workflow import templates
 
 def _versions(report, host):
     packages = report['hosts'][host]['packages']

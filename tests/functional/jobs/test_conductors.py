@@ -1,0 +1,150 @@
+"""Rollouts on the ZooKeeper job board, run by upgrader-conductor processes:
+a real ZooKeeper, real conductor subprocesses, the simulator over HTTP."""
+
+import collections
+import os
+import signal
+import subprocess
+
+import pytest
+
+from tests.fixtures.config import BIN
+from tests.fixtures.simulator import wait_for
+
+
+class Conductors:
+    """upgrader-conductor subprocesses sharing one configuration."""
+
+    def __init__(self, config, log_dir):
+        self.config = config
+        self.log_dir = log_dir
+        self.procs = []
+
+    def start(self, count=1):
+        for _ in range(count):
+            log = open(os.path.join(self.log_dir, 'conductor-%d.log'
+                                    % len(self.procs)), 'w+')
+            proc = subprocess.Popen(
+                [os.path.join(BIN, 'upgrader-conductor'), '--config-file',
+                 self.config], stdout=log, stderr=subprocess.STDOUT)
+            proc.log = log
+            self.procs.append(proc)
+        for proc in self.procs[-count:]:
+            wait_for(lambda: self._ready(proc), timeout=60, interval=0.1)
+
+    @staticmethod
+    def _ready(proc):
+        if proc.poll() is not None:
+            proc.log.seek(0)
+            raise AssertionError('conductor exited %s: %s'
+                                 % (proc.returncode, proc.log.read()))
+        proc.log.seek(0)
+        return 'ready' in proc.log.read()
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.log.close()
+
+
+@pytest.fixture
+def on_board(operator, zookeeper, tmp_path, request):
+    """An operator whose rollouts go to the job board, and the conductors.
+
+    Parametrize indirectly with a simulator time scale (default 200).
+    """
+    time_scale = getattr(request, 'param', 200.0)
+    op = operator(time_scale=time_scale, config={'jobboard': {
+        'enabled': 'true', 'hosts': zookeeper.hosts,
+        'path': zookeeper.path('board'), 'session_timeout': '10',
+        # One job each: the controller holds one conductor, and the two
+        # hosts of a wave must go to the two others.
+        'max_simultaneous_jobs': '1'}})
+    conductors = Conductors(op.config, str(tmp_path))
+    yield op, conductors
+    conductors.stop()
+
+
+def test_rollout_split_across_conductors(on_board):
+    op, conductors = on_board
+    conductors.start(3)
+    op.plan()
+    result = op.manage('rollout', 'start', 'r1', timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = op.sim.report()
+    assert report['instances_killed'] == 0
+    assert report['violations']['total'] == 0, report['violations']
+    assert report['migrations']['per_instance_max'] == 1
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
+    ran_on = collections.defaultdict(set)
+    for line in result.stdout.splitlines():
+        if ': running on conductor' in line:
+            host = line.split('] ', 1)[1].split(' ', 1)[0]
+            ran_on[line.rsplit(' ', 1)[1]].add(host)
+    assert len(ran_on) == 2, result.stdout      # both conductors worked
+    assert sum(len(h) for h in ran_on.values()) == len(op.hosts())
+
+
+@pytest.mark.parametrize('on_board', [50.0], indirect=True)
+@pytest.mark.parametrize('victim', ['host', 'controller'])
+def test_sigkill_of_a_conductor_mid_step_costs_nothing(on_board, victim):
+    op, conductors = on_board
+    conductors.start(4)
+    op.plan()
+    watcher = op.start_in_background(stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+    try:
+        def target():
+            """The pid of the conductor to kill, once it is mid-step."""
+            runs = op.host_runs()
+            for event in op.events():
+                message = event['message']
+                if victim == 'controller' and message.startswith(
+                        'controller running on conductor'):
+                    if any(r['state'] == 'running' and r['wave'] == 2
+                           for r in runs.values()):
+                        return message.rsplit('-', 1)[1]
+                elif (victim == 'host' and event['host']
+                      and message.startswith('running on conductor')):
+                    run = runs[event['host']]
+                    if run['wave'] == 2 and run['state'] == 'running' and (
+                            run['step'] in ('evacuate', 'upgrade_packages',
+                                            'reboot')):
+                        return message.rsplit('-', 1)[1]
+            return None
+        pid = int(wait_for(target, timeout=120, interval=0.1))
+        claims_before = _claims(op)
+        os.kill(pid, signal.SIGKILL)
+        output, _ = watcher.communicate(timeout=300)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, output
+    report = op.sim.report()
+    assert report['instances_killed'] == 0
+    assert report['violations']['total'] == 0, report['violations']
+    assert report['migrations']['per_instance_max'] == 1
+    for host, info in report['hosts'].items():
+        # No finished step ran again: each host rebooted exactly once.
+        assert info['reboots'] == 1, host
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
+    # The killed conductor's job was taken over by another conductor.
+    taken_over = [job for job, names in _claims(op).items()
+                  if any(n.endswith('-%d' % pid) for n in names)
+                  and len(names) > 1]
+    assert taken_over, (pid, claims_before, _claims(op))
+
+
+def _claims(op):
+    """Job (a host, or None for the controller) -> conductors that ran it."""
+    claims = collections.defaultdict(set)
+    for event in op.events():
+        if 'running on conductor' in event['message']:
+            claims[event['host']].add(event['message'].rsplit(' ', 1)[1])
+    return dict(claims)

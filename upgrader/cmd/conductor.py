@@ -1,0 +1,74 @@
+"""upgrader-conductor: runs rollouts posted on the ZooKeeper job board.
+
+    upgrader-conductor [--config-file FILE]
+
+Run several, on several machines: any conductor runs any rollout controller
+or host job, and one that dies is replaced by another. SIGTERM (or Ctrl-C)
+hands its jobs over gracefully: each engine stops after its current step.
+"""
+
+import signal
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from upgrader.cmd import common
+from upgrader.common import exception
+from upgrader.db import api as db_api
+from upgrader.jobs import board as job_board
+from upgrader.jobs import conductor as conductor_mod
+from upgrader.jobs import persistence
+from upgrader.jobs import runner
+from upgrader.tasks import base
+
+CONF = common.CONF
+LOG = logging.getLogger(__name__)
+
+
+def serve():
+    dbapi = db_api.get_instance()
+    dbapi.rollout_list()            # the schema is current, or say so now
+    backend = persistence.get_backend(CONF)
+    persistence.check(CONF)
+    board = job_board.get_board(CONF, backend)
+    base.set_runtime(runner.build_runtime(CONF, dbapi, backend, board=board))
+    conductor = conductor_mod.make(CONF, board, backend)
+
+    def stop(signum, _frame):
+        LOG.info('Signal %d: handing jobs over and stopping', signum)
+        conductor.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    LOG.info('Conductor %s serving job board %s on %s',
+             conductor_mod.conductor_name(CONF), CONF.jobboard.path,
+             ','.join(CONF.jobboard.hosts))
+    print('conductor %s ready' % conductor_mod.conductor_name(CONF),
+          flush=True)
+    try:
+        conductor.connect()
+        conductor.run()
+        conductor.wait()
+    finally:
+        board.close()
+        job_board.close_client()
+        backend.close()
+
+
+def main():
+    try:
+        common.parse_config(sys.argv[1:], description=__doc__, service=True)
+    except cfg.Error as e:
+        common.error(e)
+        return common.EXIT_FAILED
+    try:
+        serve()
+    except exception.UpgraderException as e:
+        common.error(e)
+        return e.exit_code
+    except Exception as e:
+        LOG.exception('Conductor failed')
+        common.error('unexpected error: %s' % e)
+        return common.EXIT_UNEXPECTED
+    return common.EXIT_OK

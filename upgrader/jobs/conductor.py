@@ -1,0 +1,58 @@
+"""upgrader's TaskFlow conductor: claims rollout controller and host jobs
+from the ZooKeeper job board and runs them.
+
+A conductor that dies loses its claims when its ZooKeeper session expires;
+another conductor claims the job and resumes it from the logbook (finished
+steps are not run again). SIGTERM is a graceful hand-off: engines suspend
+after their current step and the jobs are abandoned for another conductor.
+"""
+
+import os
+
+from oslo_log import log as logging
+from taskflow.conductors.backends import impl_nonblocking
+
+from upgrader.jobs import records
+from upgrader.tasks import base
+
+LOG = logging.getLogger(__name__)
+
+JOB_ROLLOUT = 'rollout'
+JOB_HOST = 'host'
+
+
+class ClaimListener(records.StepListener):
+    """Records which conductor runs a host's flow, then follows its steps."""
+
+    def __init__(self, engine, recorder, rollout_id, host, conductor_name):
+        super().__init__(engine, recorder, rollout_id, host)
+        recorder.event(rollout_id, host, None,
+                       'running on conductor %s' % conductor_name)
+
+
+class Conductor(impl_nonblocking.NonBlockingConductor):
+    """A non-blocking conductor that records host progress in our tables."""
+
+    def _listeners_from_job(self, job, engine):
+        listeners = super()._listeners_from_job(job, engine)
+        details = job.details or {}
+        recorder = base.get_runtime().recorder
+        if details.get(JOB_HOST):
+            listeners.append(ClaimListener(
+                engine, recorder, details[JOB_ROLLOUT], details[JOB_HOST],
+                self._name))
+        elif details.get(JOB_ROLLOUT):
+            recorder.event(details[JOB_ROLLOUT], None, None,
+                           'controller running on conductor %s' % self._name)
+        return listeners
+
+
+def conductor_name(conf):
+    return '%s-%d' % (conf.jobboard.conductor_name, os.getpid())
+
+
+def make(conf, board, backend):
+    return Conductor(conductor_name(conf), board, persistence=backend,
+                     engine='serial',
+                     max_simultaneous_jobs=conf.jobboard.max_simultaneous_jobs,
+                     wait_timeout=0.5)
