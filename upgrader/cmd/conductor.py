@@ -18,6 +18,7 @@ from upgrader.common import exception
 from upgrader.db import api as db_api
 from upgrader.jobs import board as job_board
 from upgrader.jobs import conductor as conductor_mod
+from upgrader.jobs import fence as job_fence
 from upgrader.jobs import persistence
 from upgrader.jobs import runner
 from upgrader.tasks import base
@@ -32,8 +33,13 @@ def serve():
     backend = persistence.get_backend(CONF)
     persistence.check(CONF)
     board = job_board.get_board(CONF, backend)
-    base.set_runtime(runner.build_runtime(CONF, dbapi, backend, board=board))
-    conductor = conductor_mod.make(CONF, board, backend)
+    client = job_board.get_client(CONF)
+    name = conductor_mod.conductor_name(CONF)
+    fence = job_fence.ConductorFence(board, client, name)
+    runtime = runner.build_runtime(CONF, dbapi, backend, board=board)
+    runtime.fence = fence
+    base.set_runtime(runtime)
+    conductor = conductor_mod.make(CONF, board, client, fence, backend)
 
     def stop(signum, _frame):
         LOG.info('Signal %d: handing jobs over and stopping', signum)
@@ -41,11 +47,9 @@ def serve():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    LOG.info('Conductor %s serving job board %s on %s',
-             conductor_mod.conductor_name(CONF), CONF.jobboard.path,
-             ','.join(CONF.jobboard.hosts))
-    print('conductor %s ready' % conductor_mod.conductor_name(CONF),
-          flush=True)
+    LOG.info('Conductor %s serving job board %s on %s', name,
+             CONF.jobboard.path, ','.join(CONF.jobboard.hosts))
+    print('conductor %s ready' % name, flush=True)
     try:
         conductor.connect()
         conductor.run()

@@ -8,7 +8,9 @@ after their current step and the jobs are abandoned for another conductor.
 """
 
 import os
+import threading
 
+from kazoo.protocol import states as kazoo_states
 from oslo_log import log as logging
 from taskflow.conductors.backends import impl_nonblocking
 
@@ -31,7 +33,43 @@ class ClaimListener(records.StepListener):
 
 
 class Conductor(impl_nonblocking.NonBlockingConductor):
-    """A non-blocking conductor that records host progress in our tables."""
+    """A non-blocking conductor that records host progress in our tables,
+    suspends its engines when its ZooKeeper session wavers (claim guard) and
+    tells the fence which job each thread runs."""
+
+    def __init__(self, name, jobboard, client, fence, **kwargs):
+        super().__init__(name, jobboard, **kwargs)
+        self.fence = fence
+        self._engines = {}
+        self._engines_lock = threading.Lock()
+        client.add_listener(self._on_session_state)
+
+    def _on_session_state(self, state):
+        # Called on kazoo's thread: only ask, never wait.
+        if state in (kazoo_states.KazooState.SUSPENDED,
+                     kazoo_states.KazooState.LOST):
+            with self._engines_lock:
+                engines = list(self._engines.values())
+            if engines:
+                LOG.warning('ZooKeeper session %s: suspending %d engine(s)',
+                            state, len(engines))
+            for engine in engines:
+                engine.suspend()
+
+    def _engine_from_job(self, job):
+        engine = super()._engine_from_job(job)
+        with self._engines_lock:
+            self._engines[job.uuid] = engine
+        return engine
+
+    def _dispatch_job(self, job):
+        self.fence.running(job)
+        try:
+            return super()._dispatch_job(job)
+        finally:
+            self.fence.running(None)
+            with self._engines_lock:
+                self._engines.pop(job.uuid, None)
 
     def _listeners_from_job(self, job, engine):
         listeners = super()._listeners_from_job(job, engine)
@@ -51,8 +89,8 @@ def conductor_name(conf):
     return '%s-%d' % (conf.jobboard.conductor_name, os.getpid())
 
 
-def make(conf, board, backend):
-    return Conductor(conductor_name(conf), board, persistence=backend,
-                     engine='serial',
+def make(conf, board, client, fence, backend):
+    return Conductor(conductor_name(conf), board, client, fence,
+                     persistence=backend, engine='serial',
                      max_simultaneous_jobs=conf.jobboard.max_simultaneous_jobs,
                      wait_timeout=0.5)

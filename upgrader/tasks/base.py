@@ -59,13 +59,15 @@ class Runtime:
     """
 
     def __init__(self, compute, hosts, recorder=None, rollouts=None,
-                 dispatcher=None, poll_interval=2.0, sleep=time.sleep,
-                 clock=time.monotonic):
+                 dispatcher=None, fence=None, poll_interval=2.0,
+                 sleep=time.sleep, clock=time.monotonic):
         self.compute = compute
         self.hosts = hosts
         self.recorder = recorder or Recorder()
         self.rollouts = rollouts
         self.dispatcher = dispatcher
+        # Asked just before every side effect (see upgrader.jobs.fence).
+        self.fence = fence or _NO_FENCE
         self.poll_interval = poll_interval
         self.sleep = sleep
         self.clock = clock
@@ -86,6 +88,12 @@ class Runtime:
             self.sleep(self.poll_interval)
 
 
+class _NoFence:
+    def check(self, what):
+        pass
+
+
+_NO_FENCE = _NoFence()
 _runtime = None
 
 
@@ -137,6 +145,11 @@ class HostTask(task.Task):
     @property
     def runtime(self):
         return get_runtime()
+
+    def act(self, what):
+        """Say a side effect is next: the fence stops a conductor that no
+        longer owns this job before it acts."""
+        self.runtime.fence.check('%s on %s' % (what, self.host))
 
     def arg(self, name, default):
         return self.args.get(name, default)

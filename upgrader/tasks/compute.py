@@ -30,6 +30,7 @@ class DisableService(base.HostTask):
         reason = keys.disabled_reason(rollout_id)
         current = compute.get_host(host)
         if current.enabled:
+            self.act('disable')
             compute.disable_service(host, reason)
             self.event(rollout_id, 'nova-compute disabled: %s' % reason)
         elif current.disabled_reason != reason:
@@ -43,6 +44,7 @@ class DisableService(base.HostTask):
         current = compute.get_host(host)
         if not current.enabled and (current.disabled_reason
                                     == keys.disabled_reason(rollout_id)):
+            self.act('enable')
             compute.enable_service(host)
             self.event(rollout_id, 'nova-compute re-enabled (revert)')
 
@@ -90,6 +92,7 @@ class EvacuateHost(base.HostTask):
         elif instance.status != 'MIGRATING':
             # Not started yet (or started by a crashed run that never got
             # through to Nova): ask for it now.
+            self.act('live migration of %s' % uuid)
             rt.compute.live_migrate(uuid, dest)
             record('running')
         self._wait(rollout_id, uuid, host, dest, record)
@@ -125,6 +128,7 @@ class EvacuateHost(base.HostTask):
         except TimeoutError:
             migration = state.get('migration')
             if migration is not None:
+                self.act('abort of the migration of %s' % uuid)
                 rt.compute.abort_migration(uuid, migration)
             record('aborted', 'not finished after %ss' % timeout)
             raise exception.MigrationFailed(instance=uuid, destination=dest,
@@ -188,5 +192,6 @@ class EnableService(base.HostTask):
     def execute(self, rollout_id, host):
         compute = self.runtime.compute
         if not compute.get_host(host).enabled:
+            self.act('enable')
             compute.enable_service(host)
             self.event(rollout_id, 'nova-compute enabled')

@@ -51,6 +51,7 @@ class UpgradePackages(base.HostTask):
                                  previous)
         wanted = host_versions(versions, previous)
         if any(status.packages.get(p) != v for p, v in wanted.items()):
+            self.act('package upgrade')
             rt.hosts.install_packages(host, wanted)
             self.event(rollout_id, 'packages upgraded: %s' % _pairs(wanted))
         return {'versions': previous, 'boot_id': status.boot_id}
@@ -69,11 +70,13 @@ class UpgradePackages(base.HostTask):
             return
         status = rt.hosts.status(host, packages=sorted(wanted))
         if any(status.packages.get(p) != v for p, v in wanted.items()):
+            self.act('package restore')
             rt.hosts.install_packages(host, wanted)
             self.event(rollout_id, 'packages restored: %s' % _pairs(wanted))
         if boot_id is not None and status.boot_id != boot_id:
             # The host already booted into the new versions: boot it into
             # the old ones. It is still drained, so this kills nothing.
+            self.act('reboot')
             rt.hosts.reboot(host)
             _wait_until_back(self, host, status.boot_id,
                              self.arg('reboot_timeout', 900))
@@ -100,6 +103,7 @@ class RebootHost(base.HostTask):
             old = status.boot_id
             rt.recorder.remember(rollout_id, host, PRE_REBOOT_BOOT_ID, old)
         if status.reachable and status.boot_id == old:
+            self.act('reboot')
             rt.hosts.reboot(host)
             self.event(rollout_id, 'rebooting')
         _wait_until_back(self, host, old, self.arg('timeout', 900))

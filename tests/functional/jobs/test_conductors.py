@@ -148,3 +148,51 @@ def _claims(op):
         if 'running on conductor' in event['message']:
             claims[event['host']].add(event['message'].rsplit(' ', 1)[1])
     return dict(claims)
+
+
+@pytest.mark.parametrize('on_board', [50.0], indirect=True)
+def test_frozen_conductor_never_acts_twice(on_board):
+    # SIGSTOP a conductor mid-step past its 10 s session: another conductor
+    # takes its job over. On SIGCONT the frozen one must not act again.
+    op, conductors = on_board
+    conductors.start(4)
+    op.plan()
+    watcher = op.start_in_background(stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+    try:
+        def target():
+            runs = op.host_runs()
+            for event in op.events():
+                run = runs.get(event['host'])
+                if (run and event['message'].startswith(
+                        'running on conductor') and run['wave'] == 2
+                        and run['state'] == 'running'
+                        and run['step'] in ('evacuate', 'upgrade_packages')):
+                    return event['host'], event['message'].rsplit('-', 1)[1]
+            return None
+        host, pid = wait_for(target, timeout=120, interval=0.05)
+        pid = int(pid)
+        frozen = next(p for p in conductors.procs if p.pid == pid)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            wait_for(lambda: len(_claims(op).get(host, ())) > 1,
+                     timeout=60, interval=0.2)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        output, _ = watcher.communicate(timeout=300)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, output
+    report = op.sim.report()
+    assert report['instances_killed'] == 0
+    assert report['violations']['total'] == 0, report['violations']
+    assert report['migrations']['per_instance_max'] == 1
+    for name, info in report['hosts'].items():
+        assert info['reboots'] == 1, name      # no reboot twice
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
+    # Woken up, the frozen conductor saw its session gone (claim guard) and
+    # stopped dead before its next side effect (fence), or suspended.
+    frozen.log.seek(0)
+    log = frozen.log.read()
+    assert 'Fenced off before' in log or 'suspending' in log, log[-3000:]
+    assert frozen.poll() in (None, 75), log[-3000:]

@@ -1,0 +1,70 @@
+"""The fence stops a conductor dead before a side effect it no longer owns.
+
+Fakes stand in for the board and the kazoo client here; the real thing is
+tests/functional/jobs/test_conductors.py (SIGSTOP past the session).
+"""
+
+from kazoo.protocol import states as kazoo_states
+import pytest
+
+from upgrader.jobs import fence
+
+
+class Board:
+    def __init__(self, owner=None, error=None):
+        self.owner, self.error = owner, error
+
+    def find_owner(self, job):
+        if self.error:
+            raise self.error
+        return self.owner
+
+
+class Client:
+    state = kazoo_states.KazooState.CONNECTED
+
+
+class Job:
+    name = 'rollout/r/host/cmp001'
+
+
+class Exited(Exception):
+    pass
+
+
+def _exit(code):
+    raise Exited(code)
+
+
+def _fence(board, client=None):
+    f = fence.ConductorFence(board, client or Client(), 'me-1', exit=_exit)
+    f.running(Job())
+    return f
+
+
+def test_owner_acts():
+    _fence(Board(owner='me-1')).check('reboot')
+
+
+@pytest.mark.parametrize('board, client_state', [
+    (Board(owner='other-2'), kazoo_states.KazooState.CONNECTED),
+    (Board(owner=None), kazoo_states.KazooState.CONNECTED),
+    (Board(error=RuntimeError('down')), kazoo_states.KazooState.CONNECTED),
+    (Board(owner='me-1'), kazoo_states.KazooState.SUSPENDED),
+    (Board(owner='me-1'), kazoo_states.KazooState.LOST),
+])
+def test_anything_else_stops_the_process(board, client_state):
+    client = Client()
+    client.state = client_state
+    with pytest.raises(Exited) as info:
+        _fence(board, client).check('reboot')
+    assert info.value.args == (fence.FENCED_EXIT,)
+
+
+def test_threads_without_a_job_are_not_fenced():
+    f = fence.ConductorFence(Board(owner='other'), Client(), 'me-1',
+                             exit=_exit)
+    f.check('reboot')          # not running a job: nothing to fence
+    f.running(Job())
+    f.running(None)
+    f.check('reboot')
