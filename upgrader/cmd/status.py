@@ -15,6 +15,7 @@ from upgrader.common import exception
 from upgrader import conf as upgrader_conf
 from upgrader.db import migration
 from upgrader.drivers import compute
+from upgrader.jobs import board as job_board
 from upgrader.jobs import persistence
 
 CONF = upgrader_conf.CONF
@@ -43,6 +44,18 @@ class Checks(upgradecheck.UpgradeCommands):
             return 'TaskFlow logbook schema is current'
         return _result_of(check)
 
+    def _check_jobboard(self):
+        if not CONF.jobboard.enabled:
+            return upgradecheck.Result(
+                Code.SUCCESS, 'not enabled: rollouts run embedded')
+
+        def check():
+            version = job_board.get_client(CONF).server_version()
+            job_board.close_client()
+            return 'ZooKeeper %s at %s' % ('.'.join(map(str, version)),
+                                          ','.join(CONF.jobboard.hosts))
+        return _result_of(check)
+
     def _check_cloud(self):
         return _result_of(lambda: 'compute API at %s'
                           % compute.fetch(CONF).check())
@@ -50,6 +63,7 @@ class Checks(upgradecheck.UpgradeCommands):
     _upgrade_checks = (
         ('Database schema', _check_database),
         ('TaskFlow persistence', _check_persistence),
+        ('Job board', _check_jobboard),
         ('Cloud', _check_cloud),
     )
 

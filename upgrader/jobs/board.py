@@ -9,7 +9,6 @@ twice.
 import threading
 
 from kazoo import client as kazoo_client
-from kazoo import exceptions as kazoo_exc
 from kazoo import security as kazoo_security
 from kazoo.handlers import threading as kazoo_threading
 from oslo_log import log as logging
@@ -50,7 +49,8 @@ def get_client(conf):
             client = make_client(conf)
             try:
                 client.start(timeout=conf.jobboard.session_timeout)
-            except (kazoo_exc.KazooException, OSError) as e:
+            except Exception as e:    # kazoo's timeout is a bare Exception
+                LOG.debug('ZooKeeper start failed', exc_info=True)
                 client.close()
                 raise exception.JobBoardUnavailable(
                     hosts=','.join(conf.jobboard.hosts),

@@ -80,7 +80,7 @@ def test_status_check_passes_once_synced(simulator, config):
     assert after.returncode == 0, after.stdout + after.stderr
     checks = json.loads(after.stdout)['checks']
     assert [c['check'] for c in checks] == [
-        'Database schema', 'TaskFlow persistence', 'Cloud']
+        'Database schema', 'TaskFlow persistence', 'Job board', 'Cloud']
     assert all(c['result'] == 0 for c in checks)
 
 
@@ -91,3 +91,21 @@ def test_status_check_fails_on_unreachable_cloud(simulator, config):
     result = run('upgrader-status', config, 'upgrade', 'check')
     assert result.returncode == 2
     assert 'unreachable' in result.stdout
+
+
+def test_status_checks_the_job_board(simulator, zookeeper, tmp_path):
+    config = write_config(tmp_path / 'x.conf', simulator, jobboard={
+        'enabled': 'true', 'hosts': zookeeper.hosts,
+        'session_timeout': '10'})
+    for category in ('db', 'persistence'):
+        assert run('upgrader-manage', config, category, 'sync').returncode == 0
+    result = run('upgrader-status', config, 'upgrade', 'check', '--json')
+    assert result.returncode == 0, result.stdout + result.stderr
+    board = [c for c in json.loads(result.stdout)['checks']
+             if c['check'] == 'Job board'][0]
+    assert board['result'] == 0 and 'ZooKeeper 3.' in board['details']
+    down = write_config(tmp_path / 'y.conf', simulator, jobboard={
+        'enabled': 'true', 'hosts': '127.0.0.1:1', 'session_timeout': '2'})
+    result = run('upgrader-status', down, 'upgrade', 'check')
+    assert result.returncode == 2
+    assert '127.0.0.1:1 unavailable' in result.stdout
