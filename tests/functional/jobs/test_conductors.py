@@ -55,23 +55,34 @@ class Conductors:
 
 
 @pytest.fixture
-def on_board(operator, zookeeper, tmp_path, request):
+def on_board(operator, zookeeper, tmp_path, request, make_database):
     """An operator whose rollouts go to the job board, and the conductors.
 
-    Parametrize indirectly with a simulator time scale (default 200).
+    Parametrize indirectly with (simulator time scale, database backend);
+    default (200, 'sqlite').
     """
-    time_scale = getattr(request, 'param', 200.0)
-    op = operator(time_scale=time_scale, config={'jobboard': {
+    time_scale, backend = getattr(request, 'param', (200.0, 'sqlite'))
+    databases = {}
+    if backend != 'sqlite':
+        databases = {
+            'database': {'connection': make_database(backend)},
+            'persistence': {'connection': make_database(
+                backend, prefix='upgrader_test_tf')}}
+    op = operator(time_scale=time_scale, config=dict(databases, jobboard={
         'enabled': 'true', 'hosts': zookeeper.hosts,
         'path': zookeeper.path('board'), 'session_timeout': '10',
         # One job each: the controller holds one conductor, and the two
         # hosts of a wave must go to the two others.
-        'max_simultaneous_jobs': '1'}})
+        'max_simultaneous_jobs': '1'}))
     conductors = Conductors(op.config, str(tmp_path))
     yield op, conductors
     conductors.stop()
 
 
+@pytest.mark.parametrize('on_board', [(200.0, 'sqlite'),
+                                      (200.0, 'postgresql'),
+                                      (200.0, 'mysql')], indirect=True,
+                         ids=['sqlite', 'postgresql', 'mariadb'])
 def test_rollout_split_across_conductors(on_board):
     op, conductors = on_board
     conductors.start(3)
@@ -92,7 +103,8 @@ def test_rollout_split_across_conductors(on_board):
     assert sum(len(h) for h in ran_on.values()) == len(op.hosts())
 
 
-@pytest.mark.parametrize('on_board', [50.0], indirect=True)
+@pytest.mark.parametrize('on_board', [(50.0, 'sqlite')], indirect=True,
+                         ids=['sqlite'])
 @pytest.mark.parametrize('victim', ['host', 'controller'])
 def test_sigkill_of_a_conductor_mid_step_costs_nothing(on_board, victim):
     op, conductors = on_board
@@ -150,7 +162,8 @@ def _claims(op):
     return dict(claims)
 
 
-@pytest.mark.parametrize('on_board', [50.0], indirect=True)
+@pytest.mark.parametrize('on_board', [(50.0, 'sqlite')], indirect=True,
+                         ids=['sqlite'])
 def test_frozen_conductor_never_acts_twice(on_board):
     # SIGSTOP a conductor mid-step past its 10 s session: another conductor
     # takes its job over. On SIGCONT the frozen one must not act again.
