@@ -26,6 +26,11 @@ opts = [
     cfg.IntOpt('max_simultaneous_jobs', default=8, min=1,
                help='Jobs (rollout controllers and host flows) one conductor '
                     'runs at once.'),
+    cfg.IntOpt('max_claims', default=5, min=1,
+               help='A host job claimed this many times without finishing '
+                    '(its conductors keep dying or handing it over) is not '
+                    'run again: the host is marked error for the operator '
+                    'instead of cycling forever.'),
     cfg.StrOpt('auth_username', help='ZooKeeper digest auth user.'),
     cfg.StrOpt('auth_password', secret=True,
                help='ZooKeeper digest auth password.'),

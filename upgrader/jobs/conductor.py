@@ -14,6 +14,7 @@ from kazoo.protocol import states as kazoo_states
 from oslo_log import log as logging
 from taskflow.conductors.backends import impl_nonblocking
 
+from upgrader.common import states
 from upgrader.jobs import records
 from upgrader.tasks import base
 
@@ -21,6 +22,8 @@ LOG = logging.getLogger(__name__)
 
 JOB_ROLLOUT = 'rollout'
 JOB_HOST = 'host'
+# Host run fact: how many times a conductor claimed the host's job.
+CLAIMS = 'claims'
 
 
 class ClaimListener(records.StepListener):
@@ -37,9 +40,11 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
     suspends its engines when its ZooKeeper session wavers (claim guard) and
     tells the fence which job each thread runs."""
 
-    def __init__(self, name, jobboard, client, fence, **kwargs):
+    def __init__(self, name, jobboard, client, fence, max_claims,
+                 **kwargs):
         super().__init__(name, jobboard, **kwargs)
         self.fence = fence
+        self.max_claims = max_claims
         self._engines = {}
         self._engines_lock = threading.Lock()
         client.add_listener(self._on_session_state)
@@ -56,6 +61,26 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
             for engine in engines:
                 engine.suspend()
 
+    def _claimed_too_often(self, job):
+        """Count this claim of a host job; past max_claims, give up on it."""
+        details = job.details or {}
+        rollout, host = details.get(JOB_ROLLOUT), details.get(JOB_HOST)
+        if not host:
+            return False
+        recorder = base.get_runtime().recorder
+        claims = (recorder.recall(rollout, host, CLAIMS) or 0) + 1
+        recorder.remember(rollout, host, CLAIMS, claims)
+        if claims <= self.max_claims:
+            return False
+        LOG.error('Job %s claimed %d times without finishing: giving up',
+                  job.name, claims)
+        recorder.host_state(
+            rollout, host, states.HOST_ERROR,
+            error='claimed %d times without finishing (conductors keep '
+                  'dying or handing it over); left as it is for the '
+                  'operator' % claims)
+        return True
+
     def _engine_from_job(self, job):
         engine = super()._engine_from_job(job)
         with self._engines_lock:
@@ -63,6 +88,8 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
         return engine
 
     def _dispatch_job(self, job):
+        if self._claimed_too_often(job):
+            return True         # consumed: the host is visibly in error
         self.fence.running(job)
         try:
             return super()._dispatch_job(job)
@@ -91,6 +118,7 @@ def conductor_name(conf):
 
 def make(conf, board, client, fence, backend):
     return Conductor(conductor_name(conf), board, client, fence,
-                     persistence=backend, engine='serial',
+                     conf.jobboard.max_claims, persistence=backend,
+                     engine='serial',
                      max_simultaneous_jobs=conf.jobboard.max_simultaneous_jobs,
                      wait_timeout=0.5)

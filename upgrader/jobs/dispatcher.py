@@ -180,7 +180,10 @@ class JobboardDispatcher(Dispatcher):
                 job = waiting.pop(name)
                 flow_detail = persistence.get_flow_detail(
                     self.backend, host_flow_uuid(job.rollout_id, job.host))
-                outcomes[job.host] = outcome(flow_detail.state) or FAILED
+                # Consumed unfinished (given up after too many claims)
+                # counts as failed.
+                done = outcome(flow_detail.state)
+                outcomes[job.host] = done if done in (DONE, FAILED) else FAILED
             if waiting:
                 time.sleep(self.poll_interval)
         return outcomes

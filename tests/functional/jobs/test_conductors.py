@@ -209,3 +209,36 @@ def test_frozen_conductor_never_acts_twice(on_board):
     log = frozen.log.read()
     assert 'Fenced off before' in log or 'suspending' in log, log[-3000:]
     assert frozen.poll() in (None, 75), log[-3000:]
+
+
+@pytest.mark.parametrize('on_board', [(50.0, 'sqlite')], indirect=True,
+                         ids=['sqlite'])
+def test_job_claimed_too_often_goes_to_a_visible_error(on_board):
+    op, conductors = on_board
+    with open(op.config, 'a') as f:
+        f.write('[jobboard]\nmax_claims = 1\n')
+    conductors.start(4)
+    op.plan()
+    watcher = op.start_in_background(stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+    try:
+        def target():
+            runs = op.host_runs()
+            for event in op.events():
+                run = runs.get(event['host'])
+                if (run and event['message'].startswith(
+                        'running on conductor') and run['wave'] == 1
+                        and run['state'] == 'running'):
+                    return event['host'], event['message'].rsplit('-', 1)[1]
+            return None
+        host, pid = wait_for(target, timeout=120, interval=0.05)
+        os.kill(int(pid), signal.SIGKILL)
+        output, _ = watcher.communicate(timeout=300)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 2, output
+    run = op.hosts()[host]
+    assert run['state'] == 'error'
+    assert 'claimed 2 times' in run['error']
+    assert op.status()['state'] == 'failed'
+    assert op.sim.report()['instances_killed'] == 0
