@@ -6,7 +6,10 @@ can call them directly. Every function takes the configuration (an oslo.config
 raises :class:`upgrader.common.exception.UpgraderException` subclasses.
 """
 
+import datetime
 import time
+
+from oslo_utils import timeutils
 
 from upgrader.common import exception
 from upgrader.common import states
@@ -207,3 +210,32 @@ def _count(items, key):
 
 def list_rollouts(conf):
     return [r.to_dict() for r in db_api.get_instance().rollout_list()]
+
+
+def purge_logbooks(conf, older_than_days=None):
+    """Delete the TaskFlow logbooks of rollouts that succeeded at least
+    ``older_than_days`` ago (default: ``[persistence] retention_days``).
+
+    Only succeeded rollouts: an aborted or failed one may still be resumed
+    from its logbook. Our tables keep every rollout's record.
+
+    :returns: the names of the rollouts whose logbook was deleted.
+    """
+    days = (conf.persistence.retention_days if older_than_days is None
+            else older_than_days)
+    if days < 0:
+        raise exception.InvalidInput(reason='days cannot be negative')
+    cutoff = timeutils.utcnow() - datetime.timedelta(days=days)
+    dbapi = db_api.get_instance()
+    backend = persistence.get_backend(conf)
+    purged = []
+    try:
+        for rollout in dbapi.rollout_list(state=states.SUCCEEDED):
+            if rollout.finished_at is None or rollout.finished_at > cutoff:
+                continue
+            if persistence.destroy_logbook(backend, rollout.uuid):
+                dbapi.event_add('TaskFlow logbook purged', rollout=rollout.uuid)
+                purged.append(rollout.name)
+    finally:
+        backend.close()
+    return purged

@@ -186,6 +186,18 @@ class PersistenceCommands:
         persistence.upgrade(common.CONF)
         print('TaskFlow persistence schema is current.')
 
+    @args('--older-than', dest='days', type=int, metavar='DAYS',
+          help='Age in days (default: [persistence] retention_days).')
+    def purge(self, days=None):
+        """Delete the logbooks of rollouts that succeeded DAYS ago or more.
+
+        Aborted and failed rollouts keep theirs (they can be resumed); our
+        tables keep the record of every rollout.
+        """
+        purged = api.purge_logbooks(common.CONF, older_than_days=days)
+        print('Purged the logbooks of %d rollout(s)%s' % (
+            len(purged), ': ' + ', '.join(purged) if purged else '.'))
+
 
 def _print_plan(rollout, plan, output_format, show_moves=False):
     if output_format == 'json':

@@ -51,6 +51,10 @@ opts = [
                                    'finished task may run again')],
                help='SQLite only: PRAGMA synchronous of the logbook '
                     'database (always in WAL journal mode).'),
+    cfg.IntOpt('retention_days', default=30, min=0,
+               help='Logbooks of rollouts that succeeded this many days ago '
+                    'or more are deleted by "upgrader-manage persistence '
+                    'purge". Our own tables keep the rollout\'s record.'),
 ]
 
 

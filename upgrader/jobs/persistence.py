@@ -413,3 +413,13 @@ def load_engine(backend, flow_detail, store=None, **engine_options):
     """
     return engines.load_from_detail(flow_detail, store=store,
                                     backend=backend, **engine_options)
+
+
+def destroy_logbook(backend, book_uuid):
+    """Delete a logbook with its flow and atom details; False if absent."""
+    with contextlib.closing(backend.get_connection()) as conn:
+        try:
+            conn.destroy_logbook(book_uuid)
+        except tf_exc.NotFound:
+            return False
+    return True

@@ -4,6 +4,7 @@ subprocesses on SQLite, the simulator over real HTTP, its referee as judge."""
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 
 import pytest
@@ -41,6 +42,20 @@ def test_rolling_upgrade_succeeds_with_zero_violations(operator):
     assert again.returncode == 2 and 'succeeded' in again.stderr
     resumed = op.manage('rollout', 'resume', 'r1')
     assert resumed.returncode == 2 and 'nothing to resume' in resumed.stderr
+    # Its logbook is kept for the retention, then purged; our record stays.
+    kept = op.ok('persistence', 'purge')
+    assert 'of 0 rollout(s)' in kept.stdout
+    assert _logbooks(op) == 1
+    purged = op.ok('persistence', 'purge', '--older-than', '0')
+    assert 'of 1 rollout(s): r1' in purged.stdout
+    assert _logbooks(op) == 0
+    assert op.status()['state'] == 'succeeded'
+
+
+def _logbooks(op):
+    path = os.path.join(os.path.dirname(op.config), 'taskflow.sqlite')
+    with sqlite3.connect(path) as conn:
+        return conn.execute('SELECT count(*) FROM logbooks').fetchone()[0]
 
 
 def _shipped_with(tmp_path, old, new):
