@@ -35,10 +35,12 @@ def serve():
     board = job_board.get_board(CONF, backend)
     client = job_board.get_client(CONF)
     name = conductor_mod.conductor_name(CONF)
-    fence = job_fence.ConductorFence(board, client, name)
-    runtime = runner.build_runtime(CONF, dbapi, backend, board=board)
-    runtime.fence = fence
-    base.set_runtime(runtime)
+    # A suspended connection may come back with the session (and our
+    # claims) intact: wait for it up to the session timeout before fencing.
+    fence = job_fence.ConductorFence(
+        board, client, name, patience=CONF.jobboard.session_timeout)
+    base.set_runtime(runner.build_runtime(CONF, dbapi, backend, board=board,
+                                          fence=fence))
     conductor = conductor_mod.make(CONF, board, client, fence, backend)
 
     def stop(signum, _frame):

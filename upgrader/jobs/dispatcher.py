@@ -148,10 +148,25 @@ class JobboardDispatcher(Dispatcher):
     may run them. Waits until each job is consumed, then reads the outcome
     from the host's flow detail."""
 
-    def __init__(self, backend, board, poll_interval=0.5):
+    def __init__(self, backend, board, fence=None, poll_interval=0.5):
+        """:param fence: asked before posting; a controller that no longer
+        owns its job must not post (see upgrader.jobs.fence)."""
         self.backend = backend
         self.board = board
+        self.fence = fence
         self.poll_interval = poll_interval
+
+    def _retrying(self, what, call):
+        """Ride out a ZooKeeper outage: the board answers again once the
+        connection is back (the claim guard and fence handle a lost
+        session)."""
+        while True:
+            try:
+                return call()
+            except (tf_exc.JobFailure, tf_exc.NotFound) as e:
+                LOG.warning('Job board: %s failed (%s); trying again', what,
+                            e)
+                time.sleep(self.poll_interval)
 
     def run_hosts(self, jobs, should_stop):
         book_cache = {}
@@ -168,14 +183,17 @@ class JobboardDispatcher(Dispatcher):
                 book = book_cache[job.rollout_id] = persistence.logbook_for(
                     self.backend, job.rollout_id, job.rollout_id)
             name = board.host_job_name(job.rollout_id, job.host)
-            board.post_once(self.board, name, book, flow_detail,
-                            rollout=job.rollout_id, host=job.host)
+            if self.fence is not None:
+                self.fence.check('posting job %s' % name)
+            self._retrying('posting %s' % name, lambda: board.post_once(
+                self.board, name, book, flow_detail,
+                rollout=job.rollout_id, host=job.host))
             waiting[name] = job
         # TODO(issue 4): abort on the job board (should_stop) needs the
         # conductors to suspend host engines without cycling the jobs.
         while waiting:
-            present = {j.name for j in self.board.iterjobs(
-                ensure_fresh=True)}
+            present = self._retrying('listing jobs', lambda: {
+                j.name for j in self.board.iterjobs(ensure_fresh=True)})
             for name in [n for n in waiting if n not in present]:
                 job = waiting.pop(name)
                 flow_detail = persistence.get_flow_detail(

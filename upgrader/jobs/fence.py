@@ -17,6 +17,7 @@ so a reboot or an enable could run on both. Two guards close that gap:
 import logging as py_logging
 import os
 import threading
+import time
 
 from kazoo.protocol import states as kazoo_states
 from oslo_log import log as logging
@@ -38,10 +39,16 @@ class Fence:
 class ConductorFence(Fence):
     """Checks the claim of the job the calling thread runs."""
 
-    def __init__(self, board, client, owner_name, exit=os._exit):
+    def __init__(self, board, client, owner_name, exit=os._exit,
+                 patience=0.0, poll=0.1):
+        """:param patience: seconds to wait for a suspended connection to
+        come back (the session may survive it) before giving up; the
+        session timeout is a good value."""
         self.board = board
         self.client = client
         self.owner_name = owner_name
+        self.patience = patience
+        self.poll = poll
         self._exit = exit
         self._local = threading.local()
 
@@ -53,16 +60,13 @@ class ConductorFence(Fence):
         job = getattr(self._local, 'job', None)
         if job is None:
             return
-        problem = None
-        if self.client.state != kazoo_states.KazooState.CONNECTED:
-            problem = 'ZooKeeper connection is %s' % self.client.state
-        else:
-            try:
-                owner = self.board.find_owner(job)
-            except Exception as e:
-                owner, problem = None, 'cannot read the claim: %s' % e
-            if problem is None and owner != self.owner_name:
-                problem = 'the job is now claimed by %s' % owner
+        deadline = time.monotonic() + self.patience
+        while True:
+            problem = self._problem(job)
+            if problem is None or time.monotonic() >= deadline or (
+                    problem.startswith('the job is now claimed')):
+                break
+            time.sleep(self.poll)
         if problem is not None:
             LOG.critical('Fenced off before %s of job %s: %s; stopping this '
                          'conductor now, another one resumes the job',
@@ -70,3 +74,15 @@ class ConductorFence(Fence):
             for handler in py_logging.getLogger().handlers:
                 handler.flush()
             self._exit(FENCED_EXIT)
+
+    def _problem(self, job):
+        """Why this conductor may not act for ``job`` now (None: it may)."""
+        if self.client.state != kazoo_states.KazooState.CONNECTED:
+            return 'ZooKeeper connection is %s' % self.client.state
+        try:
+            owner = self.board.find_owner(job)
+        except Exception as e:
+            return 'cannot read the claim: %s' % e
+        if owner != self.owner_name:
+            return 'the job is now claimed by %s' % owner
+        return None

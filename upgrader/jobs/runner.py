@@ -84,9 +84,11 @@ def controller_detail(backend, rollout):
     return detail, attempt + 1
 
 
-def build_runtime(conf, dbapi, backend, on_event=None, board=None):
+def build_runtime(conf, dbapi, backend, on_event=None, board=None,
+                  fence=None):
     """The task runtime of this process: host flows run here (embedded) or,
-    given a job board, are posted for conductors."""
+    given a job board (and the conductor's fence), are posted for
+    conductors."""
     recorder = records.DbRecorder(dbapi, on_event=on_event)
 
     def listeners(engine, job):
@@ -96,11 +98,12 @@ def build_runtime(conf, dbapi, backend, on_event=None, board=None):
     if board is None:
         host_dispatcher = dispatcher.EmbeddedDispatcher(backend, listeners)
     else:
-        host_dispatcher = dispatcher.JobboardDispatcher(backend, board)
+        host_dispatcher = dispatcher.JobboardDispatcher(backend, board,
+                                                        fence)
     return base.Runtime(
         compute=compute.fetch(conf), hosts=host_drivers.fetch(conf),
         recorder=recorder, rollouts=records.DbRollouts(dbapi),
-        dispatcher=host_dispatcher,
+        dispatcher=host_dispatcher, fence=fence,
         poll_interval=conf.workflow.poll_interval)
 
 
