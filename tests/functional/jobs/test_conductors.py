@@ -118,44 +118,53 @@ def test_losing_a_conductor_mid_step_costs_nothing(on_board, victim, sig):
     watcher = op.start_in_background(stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
     try:
-        def target():
-            """The pid of the conductor to kill, once it is mid-step."""
-            runs = op.host_runs()
-            for event in op.events():
-                message = event['message']
-                if victim == 'controller' and message.startswith(
-                        'controller running on conductor'):
-                    if any(r['state'] == 'running' and r['wave'] == 2
-                           for r in runs.values()):
-                        return message.rsplit('-', 1)[1]
-                elif (victim == 'host' and event['host']
-                      and message.startswith('running on conductor')):
-                    run = runs[event['host']]
-                    if run['wave'] == 2 and run['state'] == 'running' and (
-                            run['step'] in ('evacuate', 'upgrade_packages',
-                                            'reboot')):
-                        return message.rsplit('-', 1)[1]
-            return None
-        pid = int(wait_for(target, timeout=120, interval=0.1))
+        _host, pid = wait_for(lambda: _busy_conductor(
+            op, 2, ('evacuate', 'upgrade_packages', 'reboot'),
+            controller=victim == 'controller'), timeout=120, interval=0.1)
         claims_before = _claims(op)
         os.kill(pid, sig)
         output, _ = watcher.communicate(timeout=300)
     finally:
         watcher.kill()
-    assert watcher.returncode == 0, output
-    report = op.sim.report()
-    assert report['instances_killed'] == 0
-    assert report['violations']['total'] == 0, report['violations']
-    assert report['migrations']['per_instance_max'] == 1
-    for host, info in report['hosts'].items():
-        # No finished step ran again: each host rebooted exactly once.
-        assert info['reboots'] == 1, host
-    assert {h['state'] for h in op.hosts().values()} == {'done'}
+    _assert_every_host_upgraded_once(op, watcher, output)
     # The killed conductor's job was taken over by another conductor.
     taken_over = [job for job, names in _claims(op).items()
                   if any(n.endswith('-%d' % pid) for n in names)
                   and len(names) > 1]
     assert taken_over, (pid, claims_before, _claims(op))
+
+
+def _busy_conductor(op, wave, steps=None, controller=False):
+    """(host, pid) of a conductor running a host job of ``wave`` at one of
+    ``steps`` (any step if None), or, with ``controller``, (None, pid) of
+    the one running the controller while wave ``wave`` runs; else None."""
+    runs = op.host_runs()
+    for event in op.events():
+        message, run = event['message'], runs.get(event['host'])
+        pid = int(message.rsplit('-', 1)[1]) \
+            if 'running on conductor' in message else None
+        if controller and message.startswith('controller running on'):
+            if any(r['state'] == 'running' and r['wave'] == wave
+                   for r in runs.values()):
+                return None, pid
+        elif (not controller and run
+                and message.startswith('running on conductor')
+                and run['wave'] == wave and run['state'] == 'running'
+                and (steps is None or run['step'] in steps)):
+            return event['host'], pid
+    return None
+
+
+def _assert_every_host_upgraded_once(op, watcher, output):
+    assert watcher.returncode == 0, output
+    report = op.sim.report()
+    assert report['instances_killed'] == 0
+    assert report['violations']['total'] == 0, report['violations']
+    assert report['migrations']['per_instance_max'] == 1
+    for name, info in report['hosts'].items():
+        # No finished step ran again: each host rebooted exactly once.
+        assert info['reboots'] == 1, name
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
 
 
 def _claims(op):
@@ -178,18 +187,9 @@ def test_frozen_conductor_never_acts_twice(on_board):
     watcher = op.start_in_background(stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
     try:
-        def target():
-            runs = op.host_runs()
-            for event in op.events():
-                run = runs.get(event['host'])
-                if (run and event['message'].startswith(
-                        'running on conductor') and run['wave'] == 2
-                        and run['state'] == 'running'
-                        and run['step'] in ('evacuate', 'upgrade_packages')):
-                    return event['host'], event['message'].rsplit('-', 1)[1]
-            return None
-        host, pid = wait_for(target, timeout=120, interval=0.05)
-        pid = int(pid)
+        host, pid = wait_for(lambda: _busy_conductor(
+            op, 2, ('evacuate', 'upgrade_packages')), timeout=120,
+            interval=0.05)
         frozen = next(p for p in conductors.procs if p.pid == pid)
         os.kill(pid, signal.SIGSTOP)
         try:
@@ -200,14 +200,7 @@ def test_frozen_conductor_never_acts_twice(on_board):
         output, _ = watcher.communicate(timeout=300)
     finally:
         watcher.kill()
-    assert watcher.returncode == 0, output
-    report = op.sim.report()
-    assert report['instances_killed'] == 0
-    assert report['violations']['total'] == 0, report['violations']
-    assert report['migrations']['per_instance_max'] == 1
-    for name, info in report['hosts'].items():
-        assert info['reboots'] == 1, name      # no reboot twice
-    assert {h['state'] for h in op.hosts().values()} == {'done'}
+    _assert_every_host_upgraded_once(op, watcher, output)
     # Woken up, the frozen conductor saw its session gone (claim guard) and
     # stopped dead before its next side effect (fence), or suspended.
     frozen.log.seek(0)
@@ -227,17 +220,9 @@ def test_job_claimed_too_often_goes_to_a_visible_error(on_board):
     watcher = op.start_in_background(stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
     try:
-        def target():
-            runs = op.host_runs()
-            for event in op.events():
-                run = runs.get(event['host'])
-                if (run and event['message'].startswith(
-                        'running on conductor') and run['wave'] == 1
-                        and run['state'] == 'running'):
-                    return event['host'], event['message'].rsplit('-', 1)[1]
-            return None
-        host, pid = wait_for(target, timeout=120, interval=0.05)
-        os.kill(int(pid), signal.SIGKILL)
+        host, pid = wait_for(lambda: _busy_conductor(op, 1), timeout=120,
+                             interval=0.05)
+        os.kill(pid, signal.SIGKILL)
         output, _ = watcher.communicate(timeout=300)
     finally:
         watcher.kill()
