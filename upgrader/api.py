@@ -22,6 +22,9 @@ from upgrader.plan import models as plan_models
 from upgrader.plan import planner
 from upgrader.workflow import templates
 
+# The owner recorded for a rollout run by the conductors of the job board.
+ON_BOARD = 'jobboard'
+
 
 def plan_rollout(conf, template, to_release=None, hosts=None,
                  availability_zones=None, max_parallel=None,
@@ -132,8 +135,6 @@ def _run_on_board(conf, dbapi, rollout, resume, on_event):
         job_board.close_client()
     return watch(conf, found.uuid, on_event)
 
-
-ON_BOARD = 'jobboard'
 
 
 def watch(conf, rollout, on_event=None, interval=0.5):

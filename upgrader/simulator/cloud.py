@@ -581,3 +581,15 @@ class Cloud:
         self._q('INSERT OR REPLACE INTO packages (host, name, version, '
                 'running_version) VALUES (?, ?, ?, ?)', name, package,
                 version, running)
+
+
+def read_report(state_file):
+    """The referee's report of the cloud in ``state_file``, as of now."""
+    conn = state.connect(state_file)
+    try:
+        with state.transaction(conn):
+            cloud = Cloud(conn)
+            cloud.advance()
+            return referee.report(conn, cloud.now)
+    finally:
+        conn.close()
