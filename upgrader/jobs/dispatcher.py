@@ -189,8 +189,8 @@ class JobboardDispatcher(Dispatcher):
                 self.board, name, book, flow_detail,
                 rollout=job.rollout_id, host=job.host))
             waiting[name] = job
-        # TODO(issue 4): abort on the job board (should_stop) needs the
-        # conductors to suspend host engines without cycling the jobs.
+        # On abort the conductors suspend the host flows after their step
+        # and consume the jobs (upgrader.jobs.conductor).
         while waiting:
             present = self._retrying('listing jobs', lambda: {
                 j.name for j in self.board.iterjobs(ensure_fresh=True)})
@@ -198,10 +198,12 @@ class JobboardDispatcher(Dispatcher):
                 job = waiting.pop(name)
                 flow_detail = persistence.get_flow_detail(
                     self.backend, host_flow_uuid(job.rollout_id, job.host))
-                # Consumed unfinished (given up after too many claims)
-                # counts as failed.
+                # Consumed unfinished: suspended by an abort, or given up
+                # after too many claims (failed).
                 done = outcome(flow_detail.state)
-                outcomes[job.host] = done if done in (DONE, FAILED) else FAILED
+                if done not in (DONE, FAILED):
+                    done = SUSPENDED if should_stop() else FAILED
+                outcomes[job.host] = done
             if waiting:
                 time.sleep(self.poll_interval)
         return outcomes

@@ -58,6 +58,9 @@ class DbRecorder(base.Recorder):
 
     def step(self, rollout_id, host, step):
         self.dbapi.host_run_update(rollout_id, host, {'step': step})
+        # The event marks when the step started (reports draw it).
+        self.dbapi.event_add('step started', level='info',
+                             rollout=rollout_id, host=host, step=step)
         self._notify('step', host=host, step=step)
 
     def event(self, rollout_id, host, step, message, level='INFO'):

@@ -211,7 +211,8 @@ def test_frozen_conductor_never_acts_twice(on_board):
 
 @pytest.mark.parametrize('on_board', [(50.0, 'sqlite')], indirect=True,
                          ids=['sqlite'])
-def test_job_claimed_too_often_goes_to_a_visible_error(on_board):
+@pytest.mark.parametrize('victim', ['host', 'controller'])
+def test_job_claimed_too_often_goes_to_a_visible_error(on_board, victim):
     op, conductors = on_board
     with open(op.config, 'a') as f:
         f.write('[jobboard]\nmax_claims = 1\n')
@@ -220,15 +221,67 @@ def test_job_claimed_too_often_goes_to_a_visible_error(on_board):
     watcher = op.start_in_background(stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
     try:
-        host, pid = wait_for(lambda: _busy_conductor(op, 1), timeout=120,
-                             interval=0.05)
+        host, pid = wait_for(lambda: _busy_conductor(
+            op, 1, controller=victim == 'controller'), timeout=120,
+            interval=0.05)
         os.kill(pid, signal.SIGKILL)
         output, _ = watcher.communicate(timeout=300)
     finally:
         watcher.kill()
     assert watcher.returncode == 2, output
-    run = op.hosts()[host]
-    assert run['state'] == 'error'
-    assert 'claimed 2 times' in run['error']
-    assert op.status()['state'] == 'failed'
+    status = op.status()
+    assert status['state'] == 'failed'
+    assert 'claimed 2 times' in status['error'] if victim == 'controller' \
+        else 'claimed 2 times' in op.hosts()[host]['error']
     assert op.sim.report()['instances_killed'] == 0
+    if victim == 'host':
+        assert op.hosts()[host]['state'] == 'error'
+        return
+    # The failed attempt ended: resume starts a new controller attempt,
+    # which finds the host jobs of the wave and finishes the rollout.
+    result = op.manage('rollout', 'resume', 'r1', timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = op.sim.report()
+    assert report['violations']['total'] == 0, report['violations']
+    assert {h['reboots'] for h in report['hosts'].values()} == {1}
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
+
+
+@pytest.mark.parametrize('on_board', [(50.0, 'sqlite')], indirect=True,
+                         ids=['sqlite'])
+def test_abort_on_the_board_then_resume(on_board):
+    # Conductors suspend host flows after their current step and consume
+    # the jobs; the controller records the rollout aborted.
+    op, conductors = on_board
+    conductors.start(3)
+    op.plan()
+    watcher = op.start_in_background(stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: _busy_conductor(op, 1, ('evacuate',
+                                                 'upgrade_packages')),
+                 timeout=120, interval=0.05)
+        aborted = op.manage('rollout', 'abort', 'r1')
+        assert aborted.returncode == 0 and 'aborting' in aborted.stdout
+        output, _ = watcher.communicate(timeout=120)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 1, output
+    status = op.status()
+    assert status['state'] == 'aborted'
+    states = {h['host']: h['state'] for h in status['hosts']}
+    assert 'suspended' in states.values(), states
+    assert 'pending' in states.values(), states   # later waves not started
+    assert 'running' not in states.values(), states
+    report = op.sim.report()
+    assert report['instances_killed'] == 0
+    for host, state in states.items():
+        if state == 'suspended':
+            assert report['hosts'][host]['status'] == 'disabled'
+    result = op.manage('rollout', 'resume', 'r1', timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = op.sim.report()
+    assert report['violations']['total'] == 0, report['violations']
+    assert report['migrations']['per_instance_max'] == 1
+    assert {h['reboots'] for h in report['hosts'].values()} == {1}
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
