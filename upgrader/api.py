@@ -1,4 +1,4 @@
-"""upgrader's Python API: plan, start, resume, abort and read rollouts.
+"""upgrader's Python API: plan, start, resume, abort and report rollouts.
 
 ``upgrader-manage`` is a thin layer over these functions; deployment tools
 can call them directly. Every function takes the configuration (an oslo.config
@@ -199,6 +199,33 @@ def status(conf, rollout, events=False):
         'migrations': _count(moves, 'state'),
         'skipped_hosts': plan.get('skipped_hosts', {}),
     }
+    return data
+
+
+def report(conf, rollout):
+    """Everything a report of the rollout shows, as one JSON-friendly dict.
+
+    :returns: :func:`status` with events, plus ``plan``: the plan's
+        predictions (``predicted_seconds``, ``migrations``,
+        ``lower_bound_migrations``, ``skipped_hosts``, ``warnings`` and
+        ``waves``: ``index``, ``hosts``, ``predicted_seconds``,
+        ``migrations`` each), and ``generated_at`` (ISO, naive UTC).
+        :func:`upgrader.report.html.render` draws it.
+    """
+    data = status(conf, rollout, events=True)
+    plan = db_api.get_instance().rollout_get(data['uuid']).plan or {}
+    waves = plan.get('waves', [])
+    data['plan'] = {
+        'predicted_seconds': plan.get('predicted_seconds'),
+        'migrations': sum(len(w['moves']) for w in waves),
+        'lower_bound_migrations': plan.get('lower_bound_migrations'),
+        'skipped_hosts': plan.get('skipped_hosts', {}),
+        'warnings': plan.get('warnings', []),
+        'waves': [{'index': w['index'], 'hosts': w['hosts'],
+                   'predicted_seconds': w['predicted_seconds'],
+                   'migrations': len(w['moves'])} for w in waves],
+    }
+    data['generated_at'] = timeutils.utcnow().isoformat()
     return data
 
 

@@ -6,8 +6,10 @@ its help. Actions return an exit code: 0 ok, 1 finished with warnings or work
 remaining, 2 failed; an unexpected exception gives 255.
 """
 
+import contextlib
 import functools
 import json
+import os
 import sys
 
 from oslo_config import cfg
@@ -71,6 +73,21 @@ def error(message):
     lines = str(message).strip().splitlines()
     print('ERROR: %s' % (lines[0] if lines else 'unknown error'),
           file=sys.stderr)
+
+
+def write_file(path, text):
+    """Write ``text`` to ``path`` whole or not at all (through a temporary
+    file beside it); an unwritable path is a one-line error."""
+    tmp = '%s.tmp-%d' % (path, os.getpid())
+    try:
+        with open(tmp, 'w', encoding='utf-8') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise exception.InvalidInput(reason='cannot write %s: %s'
+                                     % (path, e.strerror or e))
 
 
 def print_json(data):

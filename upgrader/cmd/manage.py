@@ -17,6 +17,7 @@ from upgrader.db import api as db_api
 from upgrader.db import migration
 from upgrader.drivers import compute
 from upgrader.jobs import persistence
+from upgrader.report import html as report_html
 
 
 class CloudCommands:
@@ -384,6 +385,19 @@ class RolloutCommands:
                 ['Time', 'Level', 'Host', 'Step', 'Message'],
                 [[e['created_at'], e['level'], e['host'], e['step'],
                   e['message']] for e in data['events']])
+
+    @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
+    @args('--html', dest='html_file', metavar='FILE', required=True,
+          help='Write the report to FILE: one self-contained HTML page, '
+               'no network needed to open it.')
+    def report(self, rollout_ref, html_file):
+        """Write a rollout's report: a timeline of every host's steps, the
+        migrations, failures, the referee's counts, the plan's prediction
+        beside what happened."""
+        page = report_html.render(api.report(common.CONF, rollout_ref))
+        common.write_file(html_file, page)
+        print('Report of rollout %s written to %s' % (rollout_ref,
+                                                       html_file))
 
     @common.format_arg()
     def list(self, output_format='table'):

@@ -10,10 +10,12 @@ after their current step and the jobs are abandoned for another conductor.
 import contextlib
 import os
 import threading
+import time
 
 from kazoo.protocol import states as kazoo_states
 from oslo_log import log as logging
 from taskflow.conductors.backends import impl_nonblocking
+from taskflow import exceptions as tf_exc
 from taskflow import states as tf_states
 
 from upgrader.common import states
@@ -66,16 +68,20 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
         client.add_listener(self._on_session_state)
 
     def _on_session_state(self, state):
-        # Called on kazoo's thread: only ask, never wait.
-        if state in (kazoo_states.KazooState.SUSPENDED,
-                     kazoo_states.KazooState.LOST):
-            with self._engines_lock:
-                engines = list(self._engines.values())
-            if engines:
-                LOG.warning('ZooKeeper session %s: suspending %d engine(s)',
-                            state, len(engines))
-            for engine in engines:
-                engine.suspend()
+        # Called on kazoo's thread, which must stay free to reconnect:
+        # engine.suspend() waits for the running step to end, and that step
+        # may itself wait for ZooKeeper (the fence). Suspend from a thread.
+        if state not in (kazoo_states.KazooState.SUSPENDED,
+                         kazoo_states.KazooState.LOST):
+            return
+        with self._engines_lock:
+            engines = list(self._engines.values())
+        if not engines:
+            return
+        LOG.warning('ZooKeeper session %s: suspending %d engine(s)', state,
+                    len(engines))
+        threading.Thread(target=lambda: [e.suspend() for e in engines],
+                         name='claim-guard', daemon=True).start()
 
     def _claimed_too_often(self, job):
         """Count this claim of a job; past max_claims, give up on it.
@@ -128,6 +134,46 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
         details = job.details or {}
         return bool(details.get(JOB_HOST)) and \
             base.get_runtime().rollouts.stop_requested(details[JOB_ROLLOUT])
+
+    def _try_finish_job(self, job, consume, trash=False):
+        """Consume, trash or abandon the job, riding out a ZooKeeper outage.
+
+        taskflow tries once: a job it fails to abandon while ZooKeeper is
+        down stays claimed by this conductor's session, which survives a
+        server restart, so no conductor would ever run it again. Try until
+        the board answers, the claim is no longer ours (session expired:
+        another conductor may take the job) or this conductor stops.
+        """
+        what = 'consume' if consume else 'trash' if trash else 'abandon'
+        action = getattr(self._jobboard, what)
+        while True:
+            try:
+                action(job, self._name)
+            except tf_exc.NotFound:
+                return          # consumed already, or gone with the board
+            except tf_exc.JobFailure as e:
+                if self._wait_timeout.is_stopped() or not self._ours(job):
+                    LOG.warning('Could not %s job %s (%s); leaving it',
+                                what, job.name, e)
+                    return
+                LOG.warning('Could not %s job %s (%s); trying again',
+                            what, job.name, e)
+                time.sleep(1.0)
+                continue
+            self._notifier.notify('job_%s' % ('consumed' if consume else
+                                              'trashed' if trash else
+                                              'abandoned'),
+                                  {'job': job, 'conductor': self,
+                                   'persistence': self._persistence})
+            return
+
+    def _ours(self, job):
+        """Whether this conductor still holds the job (True if the board
+        cannot say)."""
+        try:
+            return self._jobboard.find_owner(job) == self._name
+        except tf_exc.JobFailure:
+            return True
 
     def _engine_from_job(self, job):
         engine = super()._engine_from_job(job)

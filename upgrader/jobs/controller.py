@@ -49,7 +49,14 @@ class RunWave(task.Task):
                 rollout=rollout_id,
                 reason='wave %d suspended on %s' % (self.index,
                                                    ', '.join(suspended)))
-        failed = rollouts.failed_hosts(rollout_id)
+        failed = set(rollouts.failed_hosts(rollout_id))
+        for host in sorted(h for h, o in outcomes.items()
+                           if o == dispatcher_mod.FAILED and h not in failed):
+            # Its flow ended unfinished without recording why: never leave
+            # the host looking as if it still ran.
+            rt.recorder.host_state(rollout_id, host, states.HOST_ERROR,
+                                   error='its host job ended unfinished')
+            failed.add(host)
         budget = rollouts.max_failed_hosts(rollout_id)
         if len(failed) > budget:
             raise exception.RolloutFailed(
