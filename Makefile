@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	tools/install-zookeeper.sh
+	tools/install-sshd.sh
 	tools/install-chromium.sh
 	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests
 

@@ -3,4 +3,4 @@ simulator, and an operator driving upgrader-manage."""
 
 pytest_plugins = ['tests.fixtures.config', 'tests.fixtures.databases',
                   'tests.fixtures.operator', 'tests.fixtures.simulator',
-                  'tests.fixtures.zookeeper']
+                  'tests.fixtures.sshd', 'tests.fixtures.zookeeper']
