@@ -1,4 +1,5 @@
-"""upgrader's Python API: plan, start, resume, abort and report rollouts.
+"""upgrader's Python API: plan, start, pause, resume, abort and report
+rollouts.
 
 ``upgrader-manage`` is a thin layer over these functions; deployment tools
 can call them directly. Every function takes the configuration (an oslo.config
@@ -101,9 +102,42 @@ def start(conf, rollout, on_event=None, max_failed_hosts=None):
     return runner.run(conf, dbapi, rollout, on_event=on_event)
 
 
-def resume(conf, rollout, on_event=None):
-    """Resume an aborted rollout, or one whose process died."""
+def pause(conf, rollout):
+    """Pause a running rollout: the wave in flight finishes, the next one
+    waits for :func:`resume`.
+
+    :returns: the rollout's new state.
+    """
     dbapi = db_api.get_instance()
+    found = dbapi.rollout_get(rollout)
+    if found.state != states.RUNNING:
+        raise exception.Conflict(reason='rollout %s is %s: only a running '
+                                 'rollout can be paused'
+                                 % (found.name, found.state))
+    dbapi.rollout_update(found.uuid, {'state': states.PAUSED,
+                                      'paused_reason': 'paused by the '
+                                                       'operator'},
+                         expected_state=states.RUNNING)
+    dbapi.event_add('paused by the operator', rollout=found.uuid)
+    return states.PAUSED
+
+
+def resume(conf, rollout, on_event=None):
+    """Resume a paused or aborted rollout, or one whose process died; follow
+    it to its end and return its final state.
+
+    A paused rollout whose controller still runs (a canary waiting for
+    approval, an operator's pause) goes on from its next wave.
+    """
+    dbapi = db_api.get_instance()
+    found = dbapi.rollout_get(rollout)
+    if found.state == states.PAUSED and (found.owner == ON_BOARD
+                                         or runner.owner_alive(found.owner)):
+        dbapi.rollout_update(found.uuid, {'state': states.RUNNING,
+                                          'paused_reason': None},
+                             expected_state=states.PAUSED)
+        dbapi.event_add('resumed by the operator', rollout=found.uuid)
+        return watch(conf, found.uuid, on_event)
     if conf.jobboard.enabled:
         return _run_on_board(conf, dbapi, rollout, True, on_event)
     return runner.run(conf, dbapi, rollout, resume=True, on_event=on_event)
@@ -166,7 +200,7 @@ def abort(conf, rollout):
             found.state in states.ROLLOUT_ACTIVE
             and not runner.owner_alive(found.owner)):
         new = states.ABORTED
-    elif found.state == states.RUNNING:
+    elif found.state in (states.RUNNING, states.PAUSED):
         new = states.ABORTING
     else:
         raise exception.Conflict(reason='rollout %s is %s: nothing to abort'

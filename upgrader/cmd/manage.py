@@ -338,11 +338,21 @@ class RolloutCommands:
         return _outcome(rollout_ref, state)
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
-    def resume(self, rollout_ref):
-        """Resume an aborted rollout, or one whose process died.
+    def pause(self, rollout_ref):
+        """Pause a running rollout: the wave in flight finishes, the next
+        one waits for rollout resume. Nothing is left drained."""
+        state = api.pause(common.CONF, rollout_ref)
+        print('Rollout %s: %s' % (rollout_ref, state))
 
-        Finished steps are not run again; the step that was running when
-        the process died is run again from its start.
+    @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
+    def resume(self, rollout_ref):
+        """Resume a paused or aborted rollout, or one whose process died,
+        and follow it to its end.
+
+        A paused rollout (by rollout pause, or a canary waiting for
+        approval) goes on from its next wave. Otherwise finished steps are
+        not run again; the step that was running when the process died is
+        run again from its start.
         """
         state = api.resume(common.CONF, rollout_ref, on_event=_Progress())
         return _outcome(rollout_ref, state)
@@ -373,6 +383,8 @@ class RolloutCommands:
             data['to_release']))
         if data['error']:
             print('Error: %s' % data['error'])
+        if data['paused_reason']:
+            print('Paused: %s' % data['paused_reason'])
         print('Hosts: %s; migrations: %d planned, %s' % (
             _pairs(summary['hosts']), summary['migrations_planned'],
             _pairs(summary['migrations'])))

@@ -5,6 +5,7 @@ from upgrader.common import exception
 # A rollout.
 PLANNED = 'planned'            # plan stored, nothing touched yet
 RUNNING = 'running'
+PAUSED = 'paused'              # waits before its next wave for a resume
 ABORTING = 'aborting'          # in-flight steps finish, nothing new starts
 ABORTED = 'aborted'            # stopped by the operator; resumable
 SUCCEEDED = 'succeeded'
@@ -12,14 +13,15 @@ FAILED = 'failed'              # the failure policy stopped it
 
 ROLLOUT_TRANSITIONS = {
     PLANNED: {RUNNING, ABORTED},
-    RUNNING: {SUCCEEDED, FAILED, ABORTING, RUNNING},
+    RUNNING: {SUCCEEDED, FAILED, ABORTING, RUNNING, PAUSED},
+    PAUSED: {RUNNING, ABORTING, ABORTED, FAILED},
     ABORTING: {ABORTED, FAILED, SUCCEEDED},
     ABORTED: {RUNNING},
     FAILED: {RUNNING},
     SUCCEEDED: set(),
 }
 ROLLOUT_FINAL = frozenset([SUCCEEDED])
-ROLLOUT_ACTIVE = frozenset([RUNNING, ABORTING])
+ROLLOUT_ACTIVE = frozenset([RUNNING, PAUSED, ABORTING])
 
 # A host within a rollout.
 HOST_PENDING = 'pending'

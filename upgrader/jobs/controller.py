@@ -31,9 +31,11 @@ class RunWave(task.Task):
     def execute(self, rollout_id):
         rt = base.get_runtime()
         rollouts = rt.rollouts
-        if rollouts.stop_requested(rollout_id):
-            raise exception.RolloutAborted(rollout=rollout_id,
-                                 reason='before wave %d' % self.index)
+        before = 'before wave %d' % self.index
+        _wait_while_paused(rt, rollout_id, before)
+        policy = rollouts.policy(rollout_id)
+        if self.index > 1 and policy.get('pause_between_waves'):
+            _soak(rt, rollout_id, policy['pause_between_waves'], before)
         jobs = rollouts.host_jobs(rollout_id, self.index)
         rt.recorder.wave(rollout_id, self.index, [j.host for j in jobs])
         for host in rollouts.suspended_hosts(rollout_id):
@@ -63,11 +65,49 @@ class RunWave(task.Task):
                 rollout=rollout_id,
                 reason='%d host(s) failed (%s), more than the %d allowed'
                 % (len(failed), ', '.join(sorted(failed)), budget))
+        if self.index == 1 and policy.get('canary') and \
+                self.index < rollouts.wave_count(rollout_id):
+            if policy.get('canary_soak_seconds'):
+                _soak(rt, rollout_id, policy['canary_soak_seconds'],
+                      'after the canary wave')
+            else:
+                rollouts.pause(rollout_id, 'the canary wave is done: check '
+                               'it, then rollout resume')
         return outcomes
 
     def revert(self, *args, **kwargs):
         # Nothing to undo here: each failed host flow reverted itself.
         pass
+
+
+def _wait_while_paused(rt, rollout_id, where):
+    """Return once the rollout runs; wait while it is paused.
+
+    :raises RolloutAborted: the operator aborted it.
+    """
+    told = False
+    while True:
+        state, reason = rt.rollouts.state(rollout_id)
+        if state == states.ABORTING:
+            raise exception.RolloutAborted(rollout=rollout_id, reason=where)
+        if state != states.PAUSED:
+            return
+        if not told:
+            rt.recorder.event(rollout_id, None, None,
+                              'paused %s (%s): waiting for rollout resume'
+                              % (where, reason))
+            told = True
+        rt.sleep(rt.poll_interval)
+
+
+def _soak(rt, rollout_id, seconds, where):
+    """Wait ``seconds`` (the policy's soak time); an abort cuts it short."""
+    rt.recorder.event(rollout_id, None, None, 'soaking %s s %s'
+                      % (seconds, where))
+    deadline = rt.clock() + seconds
+    while rt.clock() < deadline:
+        _wait_while_paused(rt, rollout_id, where)
+        rt.sleep(min(rt.poll_interval, max(deadline - rt.clock(), 0)))
 
 
 class StartRollout(task.Task):

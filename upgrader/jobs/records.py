@@ -12,6 +12,7 @@ from oslo_utils import timeutils
 from taskflow.listeners import base as listener_base
 from taskflow import states as tf_states
 
+from upgrader.common import exception
 from upgrader.common import states
 from upgrader.jobs import dispatcher
 from upgrader.plan import models as plan_models
@@ -148,6 +149,29 @@ class DbRollouts:
     def stop_requested(self, rollout_id):
         return self.dbapi.rollout_get(rollout_id).state == states.ABORTING
 
+    def state(self, rollout_id):
+        """(state, paused_reason) of the rollout."""
+        rollout = self.dbapi.rollout_get(rollout_id)
+        return rollout.state, rollout.paused_reason
+
+    def pause(self, rollout_id, reason):
+        """Pause a running rollout before its next wave (the policy's
+        canary); an operator's abort or pause already recorded wins."""
+        try:
+            self.dbapi.rollout_update(
+                rollout_id, {'state': states.PAUSED, 'paused_reason': reason},
+                expected_state=states.RUNNING)
+        except exception.Conflict:
+            return
+        self.dbapi.event_add('paused: %s' % reason, rollout=rollout_id)
+
+    def policy(self, rollout_id):
+        return self.dbapi.rollout_get(rollout_id).policy or {}
+
+    def wave_count(self, rollout_id):
+        plan = self.dbapi.rollout_get(rollout_id).plan or {}
+        return len(plan.get('waves', []))
+
     def suspended_hosts(self, rollout_id):
         return [r.host for r in self.dbapi.host_run_list(
             rollout_id, state=states.HOST_SUSPENDED)]
@@ -157,8 +181,7 @@ class DbRollouts:
             rollout_id, state=states.HOST_ERROR)]
 
     def max_failed_hosts(self, rollout_id):
-        policy = self.dbapi.rollout_get(rollout_id).policy or {}
-        return int(policy.get('max_failed_hosts', 0))
+        return int(self.policy(rollout_id).get('max_failed_hosts', 0))
 
 
 class StepListener(listener_base.Listener):

@@ -155,7 +155,7 @@ def take(dbapi, rollout, resume, owner=None):
             reason='rollout %s is still running in %s'
             % (rollout.name, rollout.owner))
     values = {'state': states.RUNNING, 'owner': owner or this_process(),
-              'error': None}
+              'error': None, 'paused_reason': None}
     if rollout.started_at is None:
         values['started_at'] = timeutils.utcnow()
     # Compare-and-swap: two processes cannot both take it.

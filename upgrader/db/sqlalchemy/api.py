@@ -28,7 +28,8 @@ VERSION_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+:~-]{0,%d}$'
 EVENT_LEVELS = ('debug', 'info', 'warning', 'error')
 
 ROLLOUT_UPDATABLE = frozenset([
-    'state', 'plan', 'policy', 'error', 'owner', 'started_at', 'finished_at',
+    'state', 'plan', 'policy', 'error', 'paused_reason', 'owner',
+    'started_at', 'finished_at',
     'template_name', 'template_content', 'template_digest'])
 HOST_RUN_UPDATABLE = frozenset([
     'state', 'step', 'error', 'wave', 'facts', 'started_at',

@@ -174,8 +174,9 @@ class Rollout(Base):
         MYSQL_TABLE_ARGS,
     )
     _dict_fields = ('uuid', 'name', 'state', 'template_name',
-                    'template_digest', 'policy', 'plan', 'error', 'owner',
-                    'created_at', 'updated_at', 'started_at', 'finished_at')
+                    'template_digest', 'policy', 'plan', 'error',
+                    'paused_reason', 'owner', 'created_at', 'updated_at',
+                    'started_at', 'finished_at')
 
     id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)
     uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36), nullable=False)
@@ -197,6 +198,9 @@ class Rollout(Base):
     policy: orm.Mapped[dict | None] = orm.mapped_column(JSONText())
     plan: orm.Mapped[dict | None] = orm.mapped_column(JSONText(medium=True))
     error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    # Why a paused rollout waits (the operator, a canary to approve).
+    paused_reason: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(255))
     # The process running the rollout ('<hostname>:<pid>'), so that resume
     # does not take over a rollout that is still running.
     owner: orm.Mapped[str | None] = orm.mapped_column(sa.String(NAME_LENGTH))
