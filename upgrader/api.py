@@ -11,12 +11,14 @@ import datetime
 import time
 
 from oslo_utils import timeutils
+from taskflow import exceptions as tf_exc
 
 from upgrader.common import exception
 from upgrader.common import states
 from upgrader.db import api as db_api
 from upgrader.drivers import compute
 from upgrader.jobs import board as job_board
+from upgrader.jobs import dispatcher
 from upgrader.jobs import persistence
 from upgrader.jobs import runner
 from upgrader.plan import models as plan_models
@@ -208,6 +210,67 @@ def abort(conf, rollout):
     dbapi.rollout_update(found.uuid, {'state': new},
                          expected_state=found.state)
     return new
+
+
+def retry_host(conf, rollout, host):
+    """Run a failed host again, from its first step, on the next
+    :func:`resume` of its stopped (failed or aborted) rollout.
+
+    The host reverted itself when it failed: it is enabled, on its old
+    packages. What its steps remembered is forgotten, so they look at the
+    host afresh.
+    """
+    dbapi = db_api.get_instance()
+    found, run = _stopped_host(dbapi, rollout, host, 'retry',
+                               (states.HOST_ERROR,))
+    backend = persistence.get_backend(conf)
+    try:
+        detail = persistence.get_flow_detail(
+            backend, dispatcher.host_flow_uuid(found.uuid, host))
+        engine = persistence.load_engine(backend, detail,
+                                         store=detail.meta['store'])
+        engine.compile()
+        engine.prepare()
+        engine.reset()
+    except tf_exc.NotFound:
+        pass                    # it never started: nothing to reset
+    finally:
+        backend.close()
+    dbapi.host_run_update(found.uuid, host, {
+        'state': states.HOST_PENDING, 'error': None, 'step': None,
+        'facts': None, 'started_at': None, 'finished_at': None})
+    dbapi.event_add('to be retried (was: %s)' % run.error,
+                    rollout=found.uuid, host=host)
+    return states.HOST_PENDING
+
+
+def skip_host(conf, rollout, host):
+    """Leave a pending or failed host of a stopped rollout alone: it is not
+    upgraded, and no longer counts against the failure budget."""
+    dbapi = db_api.get_instance()
+    found, run = _stopped_host(dbapi, rollout, host, 'skip',
+                               (states.HOST_PENDING, states.HOST_ERROR))
+    dbapi.host_run_update(found.uuid, host, {'state': states.HOST_SKIPPED})
+    dbapi.event_add('skipped by the operator (was %s)' % run.state,
+                    rollout=found.uuid, host=host)
+    return states.HOST_SKIPPED
+
+
+def _stopped_host(dbapi, rollout, host, action, host_states):
+    """The rollout and the host's run, if ``action`` may act on them now."""
+    found = dbapi.rollout_get(rollout)
+    if found.state not in (states.FAILED, states.ABORTED):
+        raise exception.Conflict(
+            reason='rollout %s is %s: %s-host needs a stopped rollout '
+                   '(failed or aborted; abort it first), then rollout '
+                   'resume' % (found.name, found.state, action))
+    run = dbapi.host_run_get(found.uuid, host)
+    if run.state not in host_states:
+        raise exception.Conflict(
+            reason='host %s is %s in rollout %s; %s-host takes a host that '
+                   'is %s' % (host, run.state, found.name, action,
+                              ' or '.join(host_states)))
+    return found, run
 
 
 def status(conf, rollout, events=False):

@@ -358,6 +358,23 @@ class RolloutCommands:
         return _outcome(rollout_ref, state)
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
+    @args('host', metavar='HOST', help='The compute host.')
+    def retry_host(self, rollout_ref, host):
+        """Run a failed host again, from its first step, when its stopped
+        rollout is resumed (rollout resume)."""
+        state = api.retry_host(common.CONF, rollout_ref, host)
+        print('Host %s of rollout %s: %s; rollout resume runs it again'
+              % (host, rollout_ref, state))
+
+    @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
+    @args('host', metavar='HOST', help='The compute host.')
+    def skip_host(self, rollout_ref, host):
+        """Leave a pending or failed host of a stopped rollout alone: it is
+        not upgraded and no longer counts against the failure budget."""
+        state = api.skip_host(common.CONF, rollout_ref, host)
+        print('Host %s of rollout %s: %s' % (host, rollout_ref, state))
+
+    @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
     def abort(self, rollout_ref):
         """Stop a rollout: in-flight steps finish, no new step starts.
 

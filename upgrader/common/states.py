@@ -29,15 +29,17 @@ HOST_RUNNING = 'running'
 HOST_SUSPENDED = 'suspended'   # the rollout was aborted while it ran
 HOST_DONE = 'done'             # upgraded and enabled
 HOST_ERROR = 'error'           # reverted (enabled, old packages) or stuck
+HOST_SKIPPED = 'skipped'       # left alone by the operator (rollout skip-host)
 
 HOST_TRANSITIONS = {
-    HOST_PENDING: {HOST_RUNNING},
+    HOST_PENDING: {HOST_RUNNING, HOST_SKIPPED},
     HOST_RUNNING: {HOST_RUNNING, HOST_DONE, HOST_ERROR, HOST_SUSPENDED},
     HOST_SUSPENDED: {HOST_RUNNING},
-    HOST_ERROR: {HOST_RUNNING},
+    HOST_ERROR: {HOST_RUNNING, HOST_PENDING, HOST_SKIPPED},
     HOST_DONE: set(),
+    HOST_SKIPPED: set(),
 }
-HOST_FINAL = frozenset([HOST_DONE, HOST_ERROR])
+HOST_FINAL = frozenset([HOST_DONE, HOST_ERROR, HOST_SKIPPED])
 
 
 def check_rollout_transition(rollout, current, new):

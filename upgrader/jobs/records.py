@@ -125,8 +125,12 @@ class DbRollouts:
         plan = plan_models.Plan.from_dict(rollout.plan)
         wave = plan.waves[wave_index - 1]
         versions = rollout.to_release.versions if rollout.to_release else {}
+        skipped = {r.host for r in self.dbapi.host_run_list(
+            rollout.uuid, state=states.HOST_SKIPPED)}
         jobs = []
         for host in wave.hosts:
+            if host in skipped:
+                continue
             moves = [{'instance': m.instance, 'name': m.name,
                       'destination': m.destination}
                      for m in wave.moves if m.source == host]

@@ -1,5 +1,6 @@
-"""Pausing a rollout between waves, as an operator does it: upgrader-manage
-subprocesses on SQLite, the simulator over real HTTP."""
+"""An operator's controls over a rollout (pause, resume, abort, retry-host,
+skip-host): upgrader-manage subprocesses on SQLite, the simulator over real
+HTTP, its referee as judge."""
 
 import subprocess
 
@@ -72,3 +73,56 @@ def test_abort_a_paused_rollout(operator):
     assert proc.returncode == 1, output
     assert op.status()['state'] == 'aborted'
     assert 'suspended' not in {h['state'] for h in op.hosts().values()}
+
+
+def _fail_once(op, plan):
+    """Make a host of wave 2 fail its package install once; its name."""
+    bad = next(h for w in plan['waves'][1:] for h in w['hosts']
+               if any(m['source'] == h for m in w['moves']))
+    op.sim.api(op.sim.connect(), 'POST', 'simulator-admin', '/faults',
+               json={'fault': {'kind': 'package_fail', 'host': bad,
+                               'package': 'qemu', 'count': 1}})
+    return bad
+
+
+def test_retry_a_failed_host_then_resume(operator):
+    op = operator()
+    plan = op.plan()
+    bad = _fail_once(op, plan)
+    failed = op.manage('rollout', 'start', 'r1')
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert op.hosts()[bad]['state'] == 'error'
+    running = op.manage('rollout', 'retry-host', 'r1', 'cmp-nosuch')
+    assert running.returncode == 2 and 'cmp-nosuch' in running.stderr
+    done = next(h for h, r in op.hosts().items() if r['state'] == 'done')
+    refused = op.manage('rollout', 'retry-host', 'r1', done)
+    assert refused.returncode == 2 and 'is done' in refused.stderr
+    retried = op.manage('rollout', 'retry-host', 'r1', bad)
+    assert retried.returncode == 0, retried.stderr
+    assert op.hosts()[bad]['state'] == 'pending'
+    resumed = op.manage('rollout', 'resume', 'r1', timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    report = op.sim.report()
+    assert report['violations']['total'] == 0, report['violations']
+    assert report['instances_killed'] == 0
+    # Its first attempt reverted before the reboot: one reboot in all.
+    assert {h['reboots'] for h in report['hosts'].values()} == {1}
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
+
+
+def test_skip_a_failed_host_then_resume(operator):
+    op = operator()
+    plan = op.plan()
+    bad = _fail_once(op, plan)
+    assert op.manage('rollout', 'start', 'r1').returncode == 2
+    skipped = op.manage('rollout', 'skip-host', 'r1', bad)
+    assert skipped.returncode == 0, skipped.stderr
+    resumed = op.manage('rollout', 'resume', 'r1', timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    hosts = op.hosts()
+    assert hosts[bad]['state'] == 'skipped'
+    assert {r['state'] for h, r in hosts.items() if h != bad} == {'done'}
+    report = op.sim.report()
+    assert report['violations']['total'] == 0, report['violations']
+    assert report['hosts'][bad]['status'] == 'enabled'
+    assert report['hosts'][bad]['reboots'] == 0
