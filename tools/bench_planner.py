@@ -15,9 +15,15 @@ Prints, in one run (well under two minutes):
       bound: max(total drain work / max_parallel, the longest single host).
 
 Clouds are generated from a seed, so every run measures the same clouds.
+Hosts sit in racks of 20, each rack a host aggregate. The policy options
+measure the cost of the rollout limits (e.g. ``--max-unavailable-per-aggregate
+1`` takes one host per rack at a time); by default only max_parallel limits.
 
     tools/bench_planner.py [--sizes 250,500,1000] [--max-parallel 10]
                            [--per-host 20] [--seed 1] [--repeat 3]
+                           [--max-unavailable-per-az N|P%]
+                           [--max-unavailable-per-aggregate N|P%]
+                           [--max-group-disruption N|P%] [--canary]
 """
 
 import argparse
@@ -44,6 +50,7 @@ FLAVORS = [('m1.small', 1, 2, 20, 30), ('m1.medium', 2, 4, 40, 30),
            ('m1.large', 4, 8, 80, 20), ('m1.xlarge', 8, 16, 160, 12),
            ('r1.2xlarge', 8, 64, 160, 6), ('r1.4xlarge', 16, 128, 160, 2)]
 ZONES = 2
+RACK = 20                   # hosts per rack aggregate
 ANTI_AFFINITY_SHARE = 0.1   # of instances, in groups of 2 to 5
 
 
@@ -77,6 +84,7 @@ def generate(n_hosts, per_host, spare, seed):
                 status='ACTIVE', flavor=flavors[k], flavor_name=names[k]))
         hosts.append(inv.Host(name=name, service_id=str(h), status='enabled',
                               state='up', availability_zone='az%d' % (h % ZONES),
+                              aggregates=['rack%03d' % (h // RACK)],
                               capacity=CAPACITY, used=used,
                               instance_count=count))
     groups = _anti_affinity_groups(rng, hosts, instances)
@@ -149,7 +157,7 @@ class _Scheduler:
         self.free = {h.name: h.capacity - h.used for h in inventory.hosts}
         self.on = collections.defaultdict(dict)
         anti = {g.uuid for g in inventory.server_groups
-                if g.policy in planner.ANTI_AFFINITY}
+                if g.policy in models.ANTI_AFFINITY}
         self.groups = {i.uuid: [g for g in i.server_groups if g in anti]
                        for i in inventory.instances}
         self.groups_on = collections.defaultdict(collections.Counter)
@@ -207,6 +215,11 @@ def _stats(counts):
     return (sum(moved), sum(1 for n in moved if n > 1), max(moved, default=0))
 
 
+def _limit(text):
+    """A policy limit from the command line: a count or a percentage."""
+    return text if text.endswith('%') else int(text)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', default='250,500,1000')
@@ -215,9 +228,17 @@ def main():
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--repeat', type=int, default=3,
                         help='plan each cloud this many times, keep the best')
+    parser.add_argument('--max-unavailable-per-az', type=_limit)
+    parser.add_argument('--max-unavailable-per-aggregate', type=_limit)
+    parser.add_argument('--max-group-disruption', type=_limit)
+    parser.add_argument('--canary', action='store_true')
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(',')]
-    policy = models.Policy(max_parallel=args.max_parallel)
+    policy = models.Policy(
+        max_parallel=args.max_parallel,
+        max_unavailable_per_az=args.max_unavailable_per_az,
+        max_unavailable_per_aggregate=args.max_unavailable_per_aggregate,
+        max_group_disruption=args.max_group_disruption, canary=args.canary)
     rows = []
     for spare in (1, 0):
         for n in sizes:
@@ -229,9 +250,15 @@ def main():
                 took.append(time.perf_counter() - began)
             rows.append((spare, n, cloud, plan, min(took)))
 
+    limits = ''.join(', %s %s' % (name, value) for name, value in (
+        ('max_unavailable_per_az', policy.max_unavailable_per_az),
+        ('max_unavailable_per_aggregate',
+         policy.max_unavailable_per_aggregate),
+        ('max_group_disruption', policy.max_group_disruption),
+        ('canary', policy.canary or None)) if value is not None)
     print('(a) planning time (best of %d), %d instances per host, %d AZs, '
-          'max_parallel %d' % (args.repeat, args.per_host, ZONES,
-                               args.max_parallel))
+          'max_parallel %d%s' % (args.repeat, args.per_host, ZONES,
+                                 args.max_parallel, limits))
     print('%-8s %6s %9s %6s %9s %7s' % ('spare/AZ', 'hosts', 'instances',
                                         'waves', 'seconds', 'growth'))
     previous = {}

@@ -69,6 +69,10 @@ class Instance:
     # Why this instance cannot be live-migrated; empty when it can.
     live_migration_blockers: list[str] = dataclasses.field(
         default_factory=list)
+    # Server metadata and tags: the planner reads the instance's requested
+    # rollout action from them (``upgrader:action``).
+    metadata: dict = dataclasses.field(default_factory=dict)
+    tags: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def live_migratable(self):

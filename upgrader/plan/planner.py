@@ -2,180 +2,26 @@
 
 Pure and deterministic: no I/O, no clock, no randomness; the same inputs give
 the same plan. Hosts are drained onto hosts that are already upgraded (or that
-this rollout does not touch), so each instance is live-migrated once. Only
-when no such host has room does an instance go to a host that will itself be
-drained later; the plan marks that move and says why.
+this rollout does not touch), so each instance is migrated once. Only when no
+such host has room does an instance go to a host that will itself be drained
+later; the plan marks that move and says why.
+
+Waves follow the policy: pinned first hosts, empty hosts, then the drain
+order, pinned last hosts; never more hosts per wave, per availability zone or
+per aggregate, nor more members of a server group, than the policy allows
+(:mod:`upgrader.plan.limits`). What happens to each instance is decided here
+too (:mod:`upgrader.plan.actions`).
 """
 
-import bisect
 import collections
+import itertools
 
 from upgrader.common import exception
 from upgrader.common import inventory as inv
+from upgrader.plan import actions
+from upgrader.plan import limits as plan_limits
 from upgrader.plan import models
-
-ANTI_AFFINITY = frozenset(['anti-affinity', 'soft-anti-affinity'])
-
-
-class _Placement:
-    """Where every instance is, and each host's load, as moves are planned."""
-
-    def __init__(self, inventory):
-        self.hosts = {h.name: h for h in inventory.hosts}
-        self.load = {h.name: h.used for h in inventory.hosts}
-        # Per host, its instances by uuid: moving one is O(1).
-        self.on_host = collections.defaultdict(dict)
-        # What the instances themselves use: the reported ``used`` may also
-        # count overhead that does not move with them.
-        self.placed = collections.defaultdict(inv.Resources)
-        for instance in inventory.instances:
-            self.on_host[instance.host][instance.uuid] = instance
-            self.placed[instance.host] += instance.flavor
-        anti = {g.uuid for g in inventory.server_groups
-                if g.policy in ANTI_AFFINITY}
-        self.anti_groups = {i.uuid: [g for g in i.server_groups if g in anti]
-                            for i in inventory.instances}
-        self.group_count = collections.defaultdict(collections.Counter)
-        for instance in inventory.instances:
-            self.group_count[instance.host].update(
-                self.anti_groups[instance.uuid])
-
-    def zone(self, host):
-        return self.hosts[host].availability_zone
-
-    def free(self, host):
-        return self.hosts[host].capacity - self.load[host]
-
-    def fits(self, instance, dest):
-        if not instance.flavor.fits_in(self.free(dest)):
-            return False
-        return not any(self.group_count[dest][g]
-                       for g in self.anti_groups[instance.uuid])
-
-    def move(self, instance, source, dest):
-        self.load[source] = self.load[source] - instance.flavor
-        self.load[dest] = self.load[dest] + instance.flavor
-        self.placed[source] = self.placed[source] - instance.flavor
-        self.placed[dest] = self.placed[dest] + instance.flavor
-        del self.on_host[source][instance.uuid]
-        self.on_host[dest][instance.uuid] = instance
-        self.group_count[source].subtract(self.anti_groups[instance.uuid])
-        self.group_count[dest].update(self.anti_groups[instance.uuid])
-
-    def drain_order(self, source):
-        """Biggest first: they are the hardest to place once room is spent."""
-        return sorted(self.on_host[source].values(),
-                      key=lambda i: (-i.flavor.memory_mb, -i.flavor.vcpus,
-                                     i.uuid))
-
-    def drain(self, source, pool, temporaries=None):
-        """Plan moves emptying ``source``; all-or-nothing.
-
-        Each instance goes to the best host of ``pool`` (a
-        :class:`_Destinations`) if one fits, else to the best of
-        ``temporaries`` (and will move again). Returns the moves, or None
-        (nothing changed) when some instance fits nowhere.
-        """
-        zone = self.zone(source)
-        pools = [p for p in (pool, temporaries) if p is not None]
-        done = []
-        for instance in self.drain_order(source):
-            dest = pool.best(instance, zone)
-            again = dest is None
-            if again and temporaries is not None:
-                dest = temporaries.best(instance, zone)
-            if dest is None:
-                for undo_instance, undo_dest, _ in reversed(done):
-                    self._shift(undo_instance, undo_dest, source, pools)
-                return None
-            self._shift(instance, source, dest, pools)
-            done.append((instance, dest, again))
-        return done
-
-    def _shift(self, instance, source, dest, pools):
-        self.move(instance, source, dest)
-        for pool in pools:
-            pool.refresh(source)
-            pool.refresh(dest)
-
-
-class _Destinations:
-    """Hosts that may receive instances, per AZ, best first.
-
-    Each zone's hosts are kept sorted by (most free RAM, vCPUs, disk, name):
-    the best fitting host is the first that fits when walking from the top,
-    and the walk stops at the first host with too little RAM, since no host
-    after it has more. Planning 1,000 hosts then costs about one look per
-    instance instead of a scan of every host.
-
-    The index only sees load changes it is told about (:meth:`refresh`);
-    :meth:`_Placement.drain` tells every index it uses.
-    """
-
-    def __init__(self, placement, hosts=()):
-        self._placement = placement
-        self._keys = {}
-        self._zones = collections.defaultdict(list)
-        # Sum of free room per zone: a host whose load exceeds it cannot be
-        # drained, which rules most hosts out of a wave in O(1).
-        self._room = collections.defaultdict(inv.Resources)
-        for host in hosts:
-            self.add(host)
-
-    def zones(self):
-        """The zones holding at least one of these hosts."""
-        return {z for z, keys in self._zones.items() if keys}
-
-    def _key(self, host):
-        free = self._placement.free(host)
-        return (-free.memory_mb, -free.vcpus, -free.disk_gb, host)
-
-    def add(self, host):
-        key = self._key(host)
-        zone = self._placement.zone(host)
-        self._keys[host] = key
-        bisect.insort(self._zones[zone], key)
-        self._room[zone] = self._room[zone] + _free_of(key)
-
-    def refresh(self, host):
-        """Re-sort ``host`` after its load changed (no-op if not indexed)."""
-        old = self._keys.get(host)
-        if old is None:
-            return
-        zone = self._placement.zone(host)
-        keys = self._zones[zone]
-        del keys[bisect.bisect_left(keys, old)]
-        self._room[zone] = self._room[zone] - _free_of(old)
-        self.add(host)
-
-    def best(self, instance, zone):
-        """The fitting host of ``zone`` with most free RAM, or None."""
-        need = instance.flavor.memory_mb
-        for key in self._zones.get(zone, ()):
-            if -key[0] < need:
-                return None
-            if self._placement.fits(instance, key[-1]):
-                return key[-1]
-        return None
-
-    def may_take(self, load, zone):
-        """False when ``load`` surely exceeds the zone's free room.
-
-        The room is a running sum of floats: allow for rounding so that a
-        host is only ruled out when it could not fit anyway.
-        """
-        room = self._room.get(zone)
-        if room is None:
-            return False
-        slack = inv.Resources(*(abs(v) * 1e-9 + 1e-6 for v in
-                                (room.vcpus, room.memory_mb, room.disk_gb)))
-        return load.fits_in(room + slack)
-
-
-def _free_of(key):
-    # An overcommitted host (used > capacity, e.g. after an allocation ratio
-    # was lowered) takes nothing, but must not shrink the zone's room either.
-    return inv.Resources(max(0, -key[1]), max(0, -key[0]), max(0, -key[2]))
+from upgrader.plan import placement as plan_placement
 
 
 def _scope(inventory, hosts, availability_zones):
@@ -220,36 +66,34 @@ def make_plan(inventory, policy, hosts=None, availability_zones=None):
     :param hosts: host names to upgrade (default: all)
     :param availability_zones: only hosts in these zones (default: all)
     :returns: :class:`upgrader.plan.models.Plan`
-    :raises: PlanError when the selection is invalid or a host cannot be
-        drained anywhere.
+    :raises: PlanError when the policy or the selection is invalid, or a
+        host cannot be drained anywhere.
     """
-    if policy.max_parallel < 1:
-        raise exception.PlanError(reason='max_parallel must be at least 1')
+    _check_policy(policy)
     plan = models.Plan(policy=policy)
-    placement = _Placement(inventory)
     scope = set(_scope(inventory, hosts, availability_zones))
+    limits = plan_limits.Limits(inventory, policy)
+    placement = plan_placement.Placement(inventory)
     candidates = _candidates(inventory, placement, policy, scope, plan)
+    first, last = _pinned(inventory, policy, scope, plan)
     # Hosts this rollout does not drain take instances for good.
     settled = sorted(h.name for h in inventory.hosts
                      if h.name not in scope and _usable(h))
     plan.lower_bound_migrations = _lower_bound(placement, candidates,
                                                settled)
-    # Lightest hosts first: each one drained frees a whole host for the
-    # price of its RAM, so the room on upgraded hosts, and with it the width
-    # of the waves, grows fastest; similar hosts also share a wave and finish
-    # together.
-    remaining = sorted(candidates, key=lambda h: (
-        placement.placed[h].memory_mb, len(placement.on_host[h]), h))
-    final = _Destinations(placement, settled)
-    zones = {placement.zone(h) for h in candidates}
-    while remaining:
-        wave = _next_wave(placement, policy, remaining, zones, final,
-                          len(plan.waves) + 1)
-        plan.waves.append(wave)
-        for host in wave.hosts:
-            final.add(host)
-        drained = set(wave.hosts)
-        remaining = [h for h in remaining if h not in drained]
+    # Empty hosts, then the lightest: each one drained frees a whole host
+    # for the price of its RAM, so the room on upgraded hosts, and with it
+    # the width of the waves, grows fastest; similar hosts also share a wave
+    # and finish together.
+    pinned = set(first) | set(last)
+    middle = sorted((h for h in candidates if h not in pinned), key=lambda h: (
+        placement.placed[h].memory_mb, len(placement.on_host[h]),
+        len(placement.stays_on[h]), h))
+    waves = _Waves(placement, policy, limits,
+                   plan_placement.Destinations(placement, settled),
+                   {placement.zone(h) for h in candidates})
+    plan.waves = waves.build([first, middle, last])
+    plan.warnings.extend(waves.warnings)
     plan.predicted_seconds = sum(w.predicted_seconds for w in plan.waves)
     twice = sum(1 for n in plan.migrations_per_instance().values() if n > 1)
     if twice:
@@ -259,8 +103,54 @@ def make_plan(inventory, policy, hosts=None, availability_zones=None):
     return plan
 
 
+def _check_policy(policy):
+    """Refuse policy values the planner cannot follow (limits: see
+    :class:`upgrader.plan.limits.Limits`)."""
+    def refuse(reason):
+        raise exception.PlanError(reason=reason)
+
+    if policy.max_parallel < 1:
+        refuse('max_parallel must be at least 1')
+    if policy.unmovable not in models.UNMOVABLE_ACTIONS:
+        refuse('unmovable must be one of %s, not %r'
+               % (', '.join(models.UNMOVABLE_ACTIONS), policy.unmovable))
+    if not isinstance(policy.canary, bool):
+        refuse('canary must be true or false, not %r' % (policy.canary,))
+    for name in ('first_hosts', 'last_hosts'):
+        value = getattr(policy, name)
+        if not (isinstance(value, list)
+                and all(isinstance(h, str) for h in value)):
+            refuse('%s must be a list of host names, not %r' % (name, value))
+
+
+def _pinned(inventory, policy, scope, plan):
+    """The pinned first and last hosts; every one must be upgraded."""
+    names = policy.first_hosts + policy.last_hosts
+    checks = [
+        ('unknown pinned host(s)',
+         set(names) - {h.name for h in inventory.hosts}),
+        ('host(s) pinned more than once',
+         {h for h, n in collections.Counter(names).items() if n > 1}),
+        ('pinned host(s) outside the selection', set(names) - scope),
+    ]
+    for what, bad in checks:
+        if bad:
+            raise exception.PlanError(
+                reason='%s: %s' % (what, ', '.join(sorted(bad))))
+    skipped = [h for h in names if h in plan.skipped_hosts]
+    if skipped:
+        raise exception.PlanError(
+            reason='pinned host(s) cannot be upgraded: %s' % '; '.join(
+                '%s %s' % (h, plan.skipped_hosts[h]) for h in skipped))
+    return list(policy.first_hosts), list(policy.last_hosts)
+
+
 def _candidates(inventory, placement, policy, scope, plan):
-    """Hosts of the scope the rollout can drain; the others are skipped."""
+    """Hosts of the scope the rollout can drain; the others are skipped.
+
+    Assigns to ``placement`` the action of every instance of these hosts
+    that is not plainly live-migrated.
+    """
     candidates = []
     for host in inventory.hosts:
         if host.name not in scope:
@@ -273,8 +163,10 @@ def _candidates(inventory, placement, policy, scope, plan):
         if host.state != 'up':
             plan.skipped_hosts[host.name] = 'nova-compute is down'
             continue
-        stuck = [i for i in placement.on_host[host.name].values()
-                 if not i.live_migratable]
+        chosen = actions.choose(placement.on_host[host.name].values(),
+                                policy, plan.warnings)
+        stuck = [i for i, action, _ in chosen if action in (
+            models.UNMOVABLE_SKIP_HOST, models.UNMOVABLE_FAIL)]
         if stuck:
             what = '; '.join('%s (%s)' % (i.name, ', '.join(
                 i.live_migration_blockers)) for i in stuck)
@@ -288,14 +180,16 @@ def _candidates(inventory, placement, policy, scope, plan):
                 'host %s is skipped: %s' % (host.name, what))
             continue
         candidates.append(host.name)
+        for instance, action, reason in chosen:
+            placement.assign(instance, action, reason)
     return candidates
 
 
 def _lower_bound(placement, candidates, settled):
     """Fewest migrations any plan can make.
 
-    Every instance on a drained host moves at least once. Instances never
-    leave their AZ, so in an AZ where no host starts empty and no host
+    Every instance to move on a drained host moves at least once. Instances
+    never leave their AZ, so in an AZ where no host starts empty and no host
     outside the rollout can take instances, whichever host goes first moves
     its instances onto hosts drained later: at least the smallest host's
     instances move twice.
@@ -308,39 +202,236 @@ def _lower_bound(placement, candidates, settled):
                for zone, c in counts.items())
 
 
-def _next_wave(placement, policy, remaining, zones, final, index):
-    """Fill one wave with hosts whose instances fit on final hosts.
+class _Forming:
+    """One wave being filled: its room, what it has taken out, and the
+    hosts a server group budget kept out of it."""
 
-    A zone where no host can take instances for good yet (none started empty
-    or is outside the rollout) first drains its smallest host onto hosts
-    drained later: those instances move twice, as few as any plan must (see
-    :func:`_lower_bound`). If no host fits at all, the smallest host spills
-    the same way rather than stopping the rollout.
-    """
-    wave = models.Wave(index=index, hosts=[])
-    landing = final.zones()
-    for hosts in _zones_without_landing(placement, remaining, zones, landing):
-        if len(wave.hosts) < policy.max_parallel:
-            _spill_smallest(placement, wave, hosts, remaining, final, landing)
-    for host in remaining:
-        if len(wave.hosts) >= policy.max_parallel:
-            break
-        if host in wave.hosts:
-            continue
-        done = _try_drain(placement, host, final)
-        if done is not None:
-            _add(wave, placement, host, done, landing)
-    if not wave.hosts:
-        _spill_smallest(placement, wave, remaining, remaining, final, landing)
-    by_host = collections.defaultdict(list)
-    for move in wave.moves:
-        by_host[move.source].append(move)
-    wave.predicted_seconds = max(_host_seconds(policy, by_host[h])
-                                 for h in wave.hosts)
-    wave.loads = [models.HostLoad(host=d, used=placement.load[d],
-                                  capacity=placement.hosts[d].capacity)
-                  for d in sorted({m.destination for m in wave.moves})]
-    return wave
+    def __init__(self, wave, size, count, landing):
+        self.wave = wave
+        self.size = size
+        self.count = count
+        # Zones where instances land for good: known when the wave starts.
+        self.landing = landing
+        # {host: server groups whose budget kept it out}
+        self.kept_out = {}
+        # Hosts drained later that this wave spills instances onto: they
+        # cannot go down in this wave.
+        self.receiving = set()
+
+    def full(self):
+        return len(self.wave.hosts) >= self.size
+
+
+class _Waves:
+    """Forms the waves one after the other (see :meth:`build`)."""
+
+    def __init__(self, placement, policy, limits, final, zones):
+        self.placement = placement
+        self.policy = policy
+        self.limits = limits
+        # Hosts instances land on for good: grows wave by wave.
+        self.final = final
+        self.zones = zones
+        # [pinned first, the others, pinned last] not in a wave yet
+        self.phases = []
+        self.empty = set()
+        self.warnings = []
+        # (wave index, hosts a budget kept out though the wave had room)
+        self.kept_out = []
+
+    def build(self, phases):
+        """Waves for ``phases``: [pinned first, the others, pinned last].
+
+        While pinned first hosts remain, a wave holds only them, in order;
+        pinned last hosts join once every other host has a wave.
+        """
+        self.empty = {h for h in phases[1] if self.placement.empty(h)}
+        self.phases = phases
+        waves = []
+        while any(self.phases):
+            wave = self._next(len(waves) + 1, *self.phases)
+            waves.append(wave)
+            for host in wave.hosts:
+                self.final.add(host)
+            placed = set(wave.hosts)
+            self.phases = [[h for h in p if h not in placed]
+                           for p in self.phases]
+        self._warn_kept_out()
+        return waves
+
+    def _next(self, index, first, middle, last):
+        canary = self.policy.canary and index == 1
+        wave = models.Wave(index=index, hosts=[], canary=canary)
+        forming = _Forming(wave, 1 if canary else self.policy.max_parallel,
+                           self.limits.wave(), self.final.zones())
+        if (self._in_order(forming, first)
+                and self._fill(forming, middle)):
+            self._in_order(forming, last)
+        self._note_kept_out(forming)
+        by_host = collections.defaultdict(list)
+        for move in wave.moves:
+            by_host[move.source].append(move)
+        wave.predicted_seconds = max(_host_seconds(self.policy, by_host[h])
+                                     for h in wave.hosts)
+        placement = self.placement
+        wave.loads = [models.HostLoad(host=d, used=placement.load[d],
+                                      capacity=placement.hosts[d].capacity)
+                      for d in sorted({m.destination for m in wave.moves})]
+        return wave
+
+    def _in_order(self, forming, hosts):
+        """Add pinned ``hosts`` in order until one must wait; True when
+        all joined. A pinned host spills onto hosts drained later if it
+        must, and the plan fails if even that cannot drain it."""
+        for host in hosts:
+            members = None if forming.full() else self._admit(forming, host)
+            if members is None:
+                return False
+            done = self._drain(host, forming.wave, spill=True)
+            if done is None:
+                raise _undrainable(host)
+            self._add(forming, host, members, done)
+        return True
+
+    def _fill(self, forming, hosts):
+        """Add unpinned ``hosts``; True when all joined.
+
+        Empty hosts first; then in each zone where nothing lands for good
+        yet (no host started empty or is outside the rollout) and none of
+        this wave is, its smallest host spills onto hosts drained later:
+        those instances move twice, as few as any plan must (see
+        :func:`_lower_bound`); then every host that drains onto final
+        hosts. If no host fits at all, the smallest host spills the same
+        way rather than stopping the rollout.
+        """
+        wave = forming.wave
+        before = len(wave.hosts)
+        for host in itertools.takewhile(self.empty.__contains__, hosts):
+            if not forming.full():
+                self._join(forming, host)
+        handled = forming.landing | {self.placement.zone(h)
+                                     for h in wave.hosts}
+        for zone_hosts in _zones_without_landing(self.placement, hosts,
+                                                 self.zones, handled):
+            if not forming.full():
+                self._spill_smallest(forming, zone_hosts)
+        for host in hosts:
+            if forming.full():
+                break
+            if host not in wave.hosts:
+                self._join(forming, host)
+        if not wave.hosts and hosts:
+            self._spill_smallest(forming, hosts)
+        return len(wave.hosts) - before == len(hosts)
+
+    def _join(self, forming, host, spill=False):
+        """Add ``host`` if the limits allow and it drains onto final hosts
+        (or, with ``spill``, onto hosts drained later); True if it did."""
+        placement = self.placement
+        # Most hosts tried late in a busy rollout cannot fit: the zone's
+        # total free room rules them out without trying each instance.
+        if not spill and placement.on_host[host] and not self.final.may_take(
+                placement.placed[host], placement.zone(host)):
+            return False
+        members = self._admit(forming, host)
+        if members is None:
+            return False
+        done = self._drain(host, forming.wave, spill)
+        if done is None:
+            return False
+        self._add(forming, host, members, done)
+        return True
+
+    def _admit(self, forming, host):
+        """The server group members of ``host`` if the wave's limits let
+        it in, else None."""
+        count = forming.count
+        if host in forming.receiving or not count.hosts_allow(host):
+            return None
+        members = self.placement.group_count[host]
+        over = count.over_budget(members)
+        if over:
+            forming.kept_out[host] = over
+            return None
+        return +members
+
+    def _drain(self, host, wave, spill):
+        """Plan the moves emptying ``host`` onto final hosts, with ``spill``
+        the rest onto hosts drained later (not in this wave: they are being
+        drained too); None if it cannot."""
+        temporaries = None
+        if spill:
+            temporaries = plan_placement.Destinations(self.placement, [
+                h for phase in self.phases for h in phase
+                if h != host and h not in wave.hosts])
+        return self.placement.drain(host, self.final, temporaries)
+
+    def _add(self, forming, host, members, done):
+        wave = forming.wave
+        wave.hosts.append(host)
+        forming.receiving.update(dest for _, dest, again in done if again)
+        wave.moves.extend(_moves(self.placement, host, done,
+                                 self.placement.zone(host) in forming.landing))
+        wave.stays.extend(self.placement.stays_on[host])
+        for group, n, budget in forming.count.take(host, members):
+            self.warnings.append(
+                'host %s holds %d members of server group %s, more than '
+                'its disruption budget of %d: they are disrupted together'
+                % (host, n, group, budget))
+
+    def _spill_smallest(self, forming, hosts):
+        """Add the smallest of ``hosts`` the limits allow and that can spill
+        (usually the smallest: a bigger one only if its instances fit
+        nowhere else)."""
+        ordered = sorted(hosts, key=lambda h: _size(self.placement, h))
+        for host in ordered:
+            if (host not in forming.wave.hosts
+                    and self._join(forming, host, spill=True)):
+                return
+        if not forming.wave.hosts:
+            raise _undrainable(ordered[0])
+
+    def _note_kept_out(self, forming):
+        """Record the hosts a budget kept out of a wave with room for them,
+        that would have drained onto final hosts."""
+        room = forming.size - len(forming.wave.hosts)
+        fitting = []
+        for host, groups in forming.kept_out.items():
+            if len(fitting) >= room:
+                break
+            done = self.placement.drain(host, self.final)
+            if done is not None:
+                self.placement.undo(host, done, [self.final])
+                fitting.append((host, groups))
+        if fitting:
+            self.kept_out.append((forming.wave.index, fitting))
+
+    def _warn_kept_out(self):
+        if not self.kept_out:
+            return
+        hosts = sum(len(f) for _, f in self.kept_out)
+        groups = sorted({g for _, f in self.kept_out for _, gs in f
+                         for g in gs})
+        self.warnings.append(
+            'server group disruption budgets (max_group_disruption) kept %d '
+            'host(s) out of %d wave(s) with room for them (waves %s; server '
+            'groups %s): the rollout takes more waves than max_parallel '
+            'alone needs' % (hosts, len(self.kept_out),
+                             _some([str(i) for i, _ in self.kept_out]),
+                             _some(groups)))
+
+
+def _some(names, shown=5):
+    """``names`` joined, at most ``shown`` of them."""
+    more = len(names) - shown
+    return ', '.join(names[:shown]) + (' and %d more' % more
+                                       if more > 0 else '')
+
+
+def _undrainable(host):
+    return exception.PlanError(
+        reason='host %s cannot be drained: its instances fit on no other '
+               'host of its availability zone' % host)
 
 
 def _size(placement, host):
@@ -361,51 +452,14 @@ def _zones_without_landing(placement, remaining, zones, landing):
                   key=lambda hs: min(_size(placement, h) for h in hs))
 
 
-def _spill_smallest(placement, wave, hosts, remaining, final, landing):
-    """Add to ``wave`` the smallest of ``hosts`` that can spill (usually the
-    smallest: a bigger one only if its instances fit nowhere else)."""
-    ordered = sorted(hosts, key=lambda h: _size(placement, h))
-    for host in ordered:
-        done = _spill(placement, host, remaining, final, wave)
-        if done is not None:
-            _add(wave, placement, host, done, landing)
-            return
-    raise exception.PlanError(
-        reason='host %s cannot be drained: its instances fit on no other '
-               'host of its availability zone' % ordered[0])
-
-
-def _add(wave, placement, host, done, landing):
-    wave.hosts.append(host)
-    wave.moves.extend(_moves(host, done, placement.zone(host) in landing))
-
-
-def _try_drain(placement, host, final):
-    """Drain ``host`` onto final hosts, or None if it does not fit now.
-
-    Most hosts tried late in a busy rollout cannot fit: the zone's total free
-    room rules them out without trying each instance.
-    """
-    if placement.on_host[host] and not final.may_take(
-            placement.placed[host], placement.zone(host)):
-        return None
-    return placement.drain(host, final)
-
-
-def _spill(placement, host, remaining, final, wave):
-    """Drain ``host`` onto final hosts, the rest onto hosts drained later
-    (not in this wave: they are being drained too); None if it cannot."""
-    temporaries = _Destinations(placement, [
-        h for h in remaining if h != host and h not in wave.hosts])
-    return placement.drain(host, final, temporaries)
-
-
-def _moves(source, done, have_final_hosts):
+def _moves(placement, source, done, have_final_hosts):
     reason = ('upgraded hosts lack room for it' if have_final_hosts
               else 'no host of its availability zone is upgraded yet, '
                    'starts empty or stays out of the rollout')
     return [models.Move(instance=i.uuid, name=i.name, source=source,
                         destination=dest,
                         resources=inv.Resources(**vars(i.flavor)),
-                        moves_again=again, reason=reason if again else None)
+                        moves_again=again, reason=reason if again else None,
+                        action=placement.action.get(i.uuid,
+                                                    models.LIVE_MIGRATE))
             for i, dest, again in done]

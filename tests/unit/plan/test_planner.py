@@ -1,82 +1,19 @@
 """The planner: capacity, anti-affinity, AZs, migrate-once, errors."""
 
 import json
-import random
 
 import pytest
 
+from tests.unit.plan import clouds
 from upgrader.common import exception
 from upgrader.common import inventory as inv
 from upgrader.plan import models
 from upgrader.plan import planner
 
-CAP = inv.Resources(32, 65536, 1000)
-SMALL = inv.Resources(2, 4096, 20)
-
-
-def _cloud(per_host, azs=1, groups=(), empty=0, seed=1):
-    """per_host instances of SMALL on each host; `empty` extra empty hosts."""
-    rng = random.Random(seed)
-    hosts, instances = [], []
-    n = len(per_host) + empty
-    for i in range(n):
-        name = 'cmp%03d' % i
-        count = per_host[i] if i < len(per_host) else 0
-        hosts.append(inv.Host(name=name, service_id=str(i), status='enabled',
-                              state='up', availability_zone='az%d' % (i % azs),
-                              capacity=CAP,
-                              used=inv.Resources(SMALL.vcpus * count,
-                                                 SMALL.memory_mb * count,
-                                                 SMALL.disk_gb * count)))
-        for j in range(count):
-            instances.append(inv.Instance(
-                uuid='%s-vm%02d' % (name, j), name='vm', host=name,
-                status='ACTIVE', flavor=SMALL))
-    server_groups = []
-    for g, members in enumerate(groups):
-        server_groups.append(inv.ServerGroup(uuid='g%d' % g, name='g',
-                                             policy='anti-affinity',
-                                             members=members))
-        for inst in instances:
-            if inst.uuid in members:
-                inst.server_groups.append('g%d' % g)
-    rng.shuffle(instances)
-    return inv.Inventory(hosts=hosts, instances=instances,
-                         server_groups=server_groups)
-
-
-def _replay(inventory, plan):
-    """Apply the plan's moves wave by wave, checking every invariant."""
-    where = {i.uuid: i.host for i in inventory.instances}
-    az = {h.name: h.availability_zone for h in inventory.hosts}
-    groups = {g.uuid: set(g.members) for g in inventory.server_groups}
-    drained = set()
-    for wave in plan.waves:
-        for move in wave.moves:
-            assert where[move.instance] == move.source
-            assert move.source in wave.hosts
-            assert move.destination not in wave.hosts
-            assert az[move.destination] == az[move.source]
-            where[move.instance] = move.destination
-        load = {h.name: inv.Resources() for h in inventory.hosts}
-        flavors = {i.uuid: i.flavor for i in inventory.instances}
-        for uuid, host in where.items():
-            load[host] = load[host] + flavors[uuid]
-        for host in wave.hosts:
-            assert load[host] == inv.Resources(), 'host %s not empty' % host
-        for host, used in load.items():
-            assert used.fits_in(CAP), 'host %s overcommitted' % host
-        for members in groups.values():
-            hosts = [where[m] for m in members]
-            assert len(hosts) == len(set(hosts)), 'anti-affinity broken'
-        drained.update(wave.hosts)
-    return where
-
-
 def test_spare_host_means_every_instance_moves_once():
-    inventory = _cloud([6, 5, 7, 4, 6, 3], empty=1)
+    inventory = clouds.cloud([6, 5, 7, 4, 6, 3], empty=1)
     plan = planner.make_plan(inventory, models.Policy(max_parallel=2))
-    _replay(inventory, plan)
+    clouds.replay(inventory, plan)
     counts = plan.migrations_per_instance()
     assert set(counts.values()) == {1}
     assert len(counts) == len(inventory.instances)
@@ -86,9 +23,9 @@ def test_spare_host_means_every_instance_moves_once():
 
 
 def test_no_empty_host_moves_the_smallest_host_twice():
-    inventory = _cloud([6, 5, 2, 4])
+    inventory = clouds.cloud([6, 5, 2, 4])
     plan = planner.make_plan(inventory, models.Policy(max_parallel=1))
-    _replay(inventory, plan)
+    clouds.replay(inventory, plan)
     twice = [m for m in plan.moves if m.moves_again]
     assert plan.waves[0].hosts == ['cmp002']
     assert len(twice) == 2 and all(m.reason for m in twice)
@@ -97,37 +34,37 @@ def test_no_empty_host_moves_the_smallest_host_twice():
 
 
 def test_waves_respect_max_parallel_and_azs():
-    inventory = _cloud([3] * 8, azs=2, empty=2)
+    inventory = clouds.cloud([3] * 8, azs=2, empty=2)
     plan = planner.make_plan(inventory, models.Policy(max_parallel=3))
-    _replay(inventory, plan)
+    clouds.replay(inventory, plan)
     assert all(len(w.hosts) <= 3 for w in plan.waves)
     assert set(plan.migrations_per_instance().values()) == {1}
 
 
 def test_anti_affinity_members_never_share_a_host():
     members = [['cmp000-vm00', 'cmp001-vm00', 'cmp002-vm00']]
-    inventory = _cloud([2, 2, 2], groups=members, empty=1)
+    inventory = clouds.cloud([2, 2, 2], groups=members, empty=1)
     plan = planner.make_plan(inventory, models.Policy(max_parallel=1))
-    _replay(inventory, plan)
+    clouds.replay(inventory, plan)
 
 
 def test_capacity_is_proven_per_wave():
-    inventory = _cloud([14, 14, 14], empty=1)
+    inventory = clouds.cloud([14, 14, 14], empty=1)
     plan = planner.make_plan(inventory, models.Policy(max_parallel=2))
-    _replay(inventory, plan)
+    clouds.replay(inventory, plan)
     for wave in plan.waves:
         for load in wave.loads:
             assert load.used.fits_in(load.capacity)
 
 
 def test_host_that_fits_nowhere_is_refused():
-    inventory = _cloud([16, 16])   # each host full: nothing can move
+    inventory = clouds.cloud([16, 16])   # each host full: nothing can move
     with pytest.raises(exception.PlanError, match='cannot be drained'):
         planner.make_plan(inventory, models.Policy())
 
 
 def test_unmovable_instance_skips_its_host_or_fails():
-    inventory = _cloud([2, 2], empty=1)
+    inventory = clouds.cloud([2, 2], empty=1)
     stuck = [i for i in inventory.instances if i.host == 'cmp001'][0]
     stuck.live_migration_blockers = ['flavor requests a virtual GPU']
     plan = planner.make_plan(inventory, models.Policy())
@@ -139,7 +76,7 @@ def test_unmovable_instance_skips_its_host_or_fails():
 
 
 def test_disabled_and_down_hosts_are_skipped_and_not_destinations():
-    inventory = _cloud([2, 2], empty=2)
+    inventory = clouds.cloud([2, 2], empty=2)
     inventory.hosts[2].status = 'disabled'
     inventory.hosts[3].state = 'down'
     plan = planner.make_plan(inventory, models.Policy())
@@ -153,7 +90,7 @@ def test_disabled_and_down_hosts_are_skipped_and_not_destinations():
 ])
 def test_bad_selection(kwargs, message):
     with pytest.raises(exception.PlanError, match=message):
-        planner.make_plan(_cloud([1, 1]), models.Policy(), **kwargs)
+        planner.make_plan(clouds.cloud([1, 1]), models.Policy(), **kwargs)
 
 
 def test_empty_cloud_is_refused():
@@ -162,16 +99,16 @@ def test_empty_cloud_is_refused():
 
 
 def test_selection_drains_onto_hosts_outside_it_once():
-    inventory = _cloud([4, 4, 4, 4])
+    inventory = clouds.cloud([4, 4, 4, 4])
     plan = planner.make_plan(inventory, models.Policy(),
                              hosts=['cmp000', 'cmp001'])
-    _replay(inventory, plan)
+    clouds.replay(inventory, plan)
     assert sorted(plan.hosts) == ['cmp000', 'cmp001']
     assert set(plan.migrations_per_instance().values()) == {1}
 
 
 def test_deterministic_and_json_round_trip():
-    inventory = _cloud([5, 3, 4, 6, 2], azs=2, empty=1)
+    inventory = clouds.cloud([5, 3, 4, 6, 2], azs=2, empty=1)
     policy = models.Policy(max_parallel=2)
     first = planner.make_plan(inventory, policy)
     again = planner.make_plan(inventory, policy)
@@ -182,12 +119,12 @@ def test_deterministic_and_json_round_trip():
 
 
 def test_predicted_duration_counts_steps_and_migrations():
-    inventory = _cloud([2], empty=1)
+    inventory = clouds.cloud([2], empty=1)
     policy = models.Policy(migration_base_seconds=10,
                            migration_seconds_per_gib=5)
     plan = planner.make_plan(inventory, policy)
     steps = sum(policy.step_seconds.values())
-    per_migration = 10 + 5 * SMALL.memory_mb / 1024
+    per_migration = 10 + 5 * clouds.SMALL.memory_mb / 1024
     assert plan.predicted_seconds == pytest.approx(
         steps + (steps + 2 * per_migration))
 
@@ -195,9 +132,9 @@ def test_predicted_duration_counts_steps_and_migrations():
 def test_each_zone_without_room_spills_its_smallest_host_at_once():
     # az0: cmp000 (6), cmp002 (2), cmp004 (3); az1: cmp001 (5), cmp003 (4),
     # cmp005 (7). No host is empty: each zone must move one host twice.
-    inventory = _cloud([6, 5, 2, 4, 3, 7], azs=2)
+    inventory = clouds.cloud([6, 5, 2, 4, 3, 7], azs=2)
     plan = planner.make_plan(inventory, models.Policy(max_parallel=2))
-    _replay(inventory, plan)
+    clouds.replay(inventory, plan)
     assert plan.waves[0].hosts == ['cmp002', 'cmp003']
     assert plan.lower_bound_migrations == 27 + 2 + 4
     assert plan.migrations == plan.lower_bound_migrations
@@ -207,10 +144,11 @@ def test_a_host_that_fits_goes_before_one_that_would_spill():
     # cmp000 is the lightest, but its instance may not join the other
     # member of its anti-affinity group on cmp002, the only host outside
     # the rollout; cmp001 fits there, then cmp000 drains onto cmp001.
-    inventory = _cloud([1, 2, 14], groups=[['cmp000-vm00', 'cmp002-vm00']])
+    inventory = clouds.cloud([1, 2, 14],
+                             groups=[['cmp000-vm00', 'cmp002-vm00']])
     plan = planner.make_plan(inventory, models.Policy(),
                              hosts=['cmp000', 'cmp001'])
-    _replay(inventory, plan)
+    clouds.replay(inventory, plan)
     assert [w.hosts for w in plan.waves] == [['cmp001'], ['cmp000']]
     assert set(plan.migrations_per_instance().values()) == {1}
 
@@ -218,10 +156,10 @@ def test_a_host_that_fits_goes_before_one_that_would_spill():
 def test_when_nothing_fits_the_host_with_fewest_instances_spills():
     # cmp002 stays out of the rollout but is full: nothing lands for good
     # until one host of the rollout has moved its instances twice.
-    inventory = _cloud([5, 3, 16])
+    inventory = clouds.cloud([5, 3, 16])
     plan = planner.make_plan(inventory, models.Policy(),
                              hosts=['cmp000', 'cmp001'])
-    _replay(inventory, plan)
+    clouds.replay(inventory, plan)
     assert [w.hosts for w in plan.waves] == [['cmp001'], ['cmp000']]
     assert plan.migrations == 3 + 8
     assert sum(m.moves_again for m in plan.moves) == 3
@@ -231,9 +169,9 @@ def test_when_nothing_fits_the_host_with_fewest_instances_spills():
 def test_lightest_hosts_go_first_so_waves_widen_fast():
     # With one spare host, draining the light hosts first frees room for
     # several hosts per wave sooner than draining the full ones first.
-    inventory = _cloud([14, 14, 2, 2, 2, 2], empty=1)
+    inventory = clouds.cloud([14, 14, 2, 2, 2, 2], empty=1)
     plan = planner.make_plan(inventory, models.Policy(max_parallel=4))
-    _replay(inventory, plan)
+    clouds.replay(inventory, plan)
     assert [w.hosts for w in plan.waves] == [
         ['cmp006'], ['cmp002', 'cmp003', 'cmp004', 'cmp005'],
         ['cmp000', 'cmp001']]
