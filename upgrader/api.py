@@ -7,6 +7,7 @@ can call them directly. Every function takes the configuration (an oslo.config
 raises :class:`upgrader.common.exception.UpgraderException` subclasses.
 """
 
+import dataclasses
 import datetime
 import time
 
@@ -21,6 +22,7 @@ from upgrader.jobs import board as job_board
 from upgrader.jobs import dispatcher
 from upgrader.jobs import persistence
 from upgrader.jobs import runner
+from upgrader.plan import limits
 from upgrader.plan import models as plan_models
 from upgrader.plan import planner
 from upgrader.workflow import templates
@@ -29,14 +31,26 @@ from upgrader.workflow import templates
 ON_BOARD = 'jobboard'
 
 
+# Policy keys the planner reads (the rest are the controller's).
+PLANNER_POLICY = frozenset(f.name for f in dataclasses.fields(
+    plan_models.Policy))
+# What the host tasks carry out today for an instance that cannot
+# live-migrate; the planner also knows cold-migrate, stop-start and
+# notify-and-wait, which the tasks do not run yet.
+UNMOVABLE_SUPPORTED = (plan_models.UNMOVABLE_SKIP_HOST,
+                       plan_models.UNMOVABLE_FAIL)
+
+
 def plan_rollout(conf, template, to_release=None, hosts=None,
-                 availability_zones=None, max_parallel=None,
-                 max_failed_hosts=None, name=None):
+                 availability_zones=None, name=None, **policy):
     """Read the cloud, plan a rollout and store it (state ``planned``).
 
     Nothing in the cloud changes. Everything is checked before anything is
-    stored: a bad template, release, host or zone stores nothing.
+    stored: a bad template, release, host, zone or policy stores nothing.
 
+    :param policy: overrides of the template's policy (see
+        ``upgrader.workflow.templates.POLICY_KEYS``); None means the
+        template's value.
     :returns: (rollout, plan)
     """
     dbapi = db_api.get_instance()
@@ -48,36 +62,44 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
         raise exception.InvalidInput(
             reason='template %s upgrades packages: say to which release '
                    'with --to' % tmpl.name)
-    for what, value in (('max_parallel', max_parallel),
-                        ('max_failed_hosts', max_failed_hosts)):
-        if value is not None and value < (1 if what == 'max_parallel'
-                                          else 0):
-            raise exception.InvalidInput(reason='%s cannot be %s'
-                                         % (what, value))
-    policy = plan_models.Policy(
-        max_parallel=_first(max_parallel, tmpl.policy.get('max_parallel'), 1),
-        **{k: tmpl.policy[k] for k in ('unmovable', 'migration_base_seconds',
-                                       'migration_seconds_per_gib')
-           if k in tmpl.policy})
+    overrides = {k: v for k, v in policy.items() if v is not None}
+    problems = templates.policy_problems(overrides)
+    if problems:
+        raise exception.InvalidInput(reason='policy: %s' % problems[0])
+    merged = dict({'max_parallel': 1, 'max_failed_hosts': 0}, **tmpl.policy)
+    merged.update(overrides)
+    _check_rollout_policy(merged)
+    plan_policy = plan_models.Policy(**{k: v for k, v in merged.items()
+                                        if k in PLANNER_POLICY})
     inventory = compute.fetch(conf).get_inventory()
-    plan = planner.make_plan(inventory, policy, hosts=hosts,
+    plan = planner.make_plan(inventory, plan_policy, hosts=hosts,
                              availability_zones=availability_zones)
     rollout = dbapi.rollout_create(
         name=name, to_release=release.uuid if release else None,
         template_name=tmpl.name, template_content=tmpl.content,
-        template_digest=tmpl.digest, plan=plan.to_dict(),
-        policy={'max_parallel': policy.max_parallel,
-                'max_failed_hosts': _first(
-                    max_failed_hosts, tmpl.policy.get('max_failed_hosts'),
-                    0)})
+        template_digest=tmpl.digest, plan=plan.to_dict(), policy=merged)
     for wave in plan.waves:
         for host in wave.hosts:
             dbapi.host_run_create(rollout.uuid, host, wave.index)
     return dbapi.rollout_get(rollout.uuid), plan
 
 
-def _first(*values):
-    return next(v for v in values if v is not None)
+def _check_rollout_policy(policy):
+    """Refuse what the planner does not check: the controller's values."""
+    if policy['max_parallel'] < 1:
+        raise exception.InvalidInput(reason='max_parallel cannot be %s'
+                                     % policy['max_parallel'])
+    limits.failure_budget(policy['max_failed_hosts'], 0)
+    for key in ('canary_soak_seconds', 'pause_between_waves'):
+        if policy.get(key, 0) < 0:
+            raise exception.InvalidInput(reason='%s cannot be negative'
+                                         % key)
+    if policy.get('unmovable', UNMOVABLE_SUPPORTED[0]) not in \
+            UNMOVABLE_SUPPORTED:
+        raise exception.InvalidInput(
+            reason='unmovable %s: the host tasks cannot carry it out yet '
+                   '(use %s)' % (policy['unmovable'],
+                                 ' or '.join(UNMOVABLE_SUPPORTED)))
 
 
 def start(conf, rollout, on_event=None, max_failed_hosts=None):
@@ -88,9 +110,7 @@ def start(conf, rollout, on_event=None, max_failed_hosts=None):
     """
     dbapi = db_api.get_instance()
     if max_failed_hosts is not None:
-        if max_failed_hosts < 0:
-            raise exception.InvalidInput(
-                reason='max_failed_hosts cannot be %s' % max_failed_hosts)
+        limits.failure_budget(max_failed_hosts, 0)
         found = dbapi.rollout_get(rollout)
         if found.state != states.PLANNED:
             raise exception.Conflict(

@@ -262,8 +262,11 @@ class _Progress:
             line = '%s%s%s' % (details['host'] or 'rollout',
                                ' %s' % details['step'] if details['step']
                                else '', ': %s' % details['message'])
-        elif details.get('level') in ('WARNING', 'ERROR'):
-            line = '%s: %s' % (details['host'], details['message'])
+        elif details['host'] is None or details.get('level') in (
+                'WARNING', 'ERROR'):
+            # The rollout's own events (paused, soaking) and host troubles.
+            line = '%s: %s' % (details['host'] or 'rollout',
+                               details['message'])
         else:
             return
         print('[%s] %s' % (elapsed, line), flush=True)
@@ -286,6 +289,15 @@ def _pairs(counts):
     return ', '.join('%s %d' % kv for kv in sorted(counts.items())) or 'none'
 
 
+def _host_list(value):
+    return [h for h in value.split(',') if h]
+
+
+def _count_or_percent(value):
+    """'3' -> 3; '25%' stays a string (the planner checks both)."""
+    return int(value) if value.isdigit() else value
+
+
 class RolloutCommands:
     """Plan, run and follow rolling upgrades."""
 
@@ -294,37 +306,60 @@ class RolloutCommands:
     @args('--to', dest='to_release',
           help='Release to upgrade to (name or uuid); required by '
                'templates that upgrade packages.')
-    @args('--hosts', type=lambda v: [h for h in v.split(',') if h],
+    @args('--hosts', type=_host_list,
           help='Comma-separated compute hosts (default: all).')
     @args('--az', dest='azs', action='append',
           help='Only hosts of this availability zone (repeatable).')
     @args('--max-parallel', type=int,
           help='Hosts drained at once (default: the template\'s).')
-    @args('--max-failed-hosts', type=int,
-          help='Failed hosts tolerated before the rollout stops '
-               '(default: the template\'s, usually 0).')
+    @args('--max-failed-hosts', type=_count_or_percent,
+          help='Failed hosts tolerated before the rollout stops: a count '
+               'or a percentage of its hosts such as 10%% (default: the '
+               'template\'s, usually 0).')
+    @args('--max-unavailable-per-az', type=_count_or_percent,
+          help='Hosts out of service at once per availability zone: a '
+               'count or a percentage of the zone\'s hosts.')
+    @args('--max-unavailable-per-aggregate', type=_count_or_percent,
+          help='Hosts out of service at once per host aggregate: a count '
+               'or a percentage of the aggregate\'s hosts.')
+    @args('--max-group-disruption', type=_count_or_percent,
+          help='Members of one server group disrupted at once (default: 1 '
+               'for anti-affinity groups, no limit for others).')
+    @args('--canary', action='store_const', const=True,
+          help='A first wave of one host, then a pause until rollout '
+               'resume (or --canary-soak).')
+    @args('--canary-soak', dest='canary_soak_seconds', type=float,
+          metavar='SECONDS',
+          help='With --canary: go on by itself after this many seconds '
+               'instead of waiting for rollout resume.')
+    @args('--pause-between-waves', type=float, metavar='SECONDS',
+          help='Soak time before each wave after the first.')
+    @args('--first-hosts', type=_host_list,
+          help='Comma-separated hosts to upgrade first, in this order.')
+    @args('--last-hosts', type=_host_list,
+          help='Comma-separated hosts to upgrade last.')
     @args('--name', dest='rollout_name', help='A name for the rollout.')
     @args('--moves', dest='show_moves', action='store_true',
           help='Also list every planned instance move.')
     @common.format_arg()
     def plan(self, template, to_release=None, hosts=None, azs=None,
-             max_parallel=None, max_failed_hosts=None, rollout_name=None,
-             show_moves=False, output_format='table'):
+             rollout_name=None, show_moves=False, output_format='table',
+             **policy):
         """Plan a rollout and store it; the cloud is not touched.
 
         Reads the inventory, orders the hosts in waves, gives every instance
         a destination (an already upgraded host whenever capacity allows, so
-        each instance moves once) and proves each wave fits.
+        each instance moves once) and proves each wave fits. Policy options
+        override the template's.
         """
         rollout, plan = api.plan_rollout(
             common.CONF, template, to_release=to_release, hosts=hosts,
-            availability_zones=azs, max_parallel=max_parallel,
-            max_failed_hosts=max_failed_hosts, name=rollout_name)
+            availability_zones=azs, name=rollout_name, **policy)
         _print_plan(rollout, plan, output_format, show_moves)
         return common.EXIT_WARNING if plan.warnings else common.EXIT_OK
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
-    @args('--max-failed-hosts', type=int,
+    @args('--max-failed-hosts', type=_count_or_percent,
           help='Failed hosts tolerated before the rollout stops (default: '
                'as planned). A failed host always reverts itself.')
     def start(self, rollout_ref, max_failed_hosts=None):

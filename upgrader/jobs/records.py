@@ -15,6 +15,7 @@ from taskflow import states as tf_states
 from upgrader.common import exception
 from upgrader.common import states
 from upgrader.jobs import dispatcher
+from upgrader.plan import limits
 from upgrader.plan import models as plan_models
 from upgrader.tasks import base
 
@@ -185,7 +186,9 @@ class DbRollouts:
             rollout_id, state=states.HOST_ERROR)]
 
     def max_failed_hosts(self, rollout_id):
-        return int(self.policy(rollout_id).get('max_failed_hosts', 0))
+        return limits.failure_budget(
+            self.policy(rollout_id).get('max_failed_hosts', 0),
+            len(self.dbapi.host_run_list(rollout_id)))
 
 
 class StepListener(listener_base.Listener):

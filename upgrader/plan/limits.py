@@ -28,6 +28,19 @@ def allowance(name, value, total):
                '1%% and 100%% such as "25%%", not %r' % (name, value))
 
 
+def failure_budget(value, hosts):
+    """How many of ``hosts`` may fail: ``value`` is a count (0 or more) or
+    a percentage such as '10%' (rounded down)."""
+    if isinstance(value, str) and value.endswith('%') and \
+            value[:-1].isdigit() and int(value[:-1]) <= 100:
+        return hosts * int(value[:-1]) // 100
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise exception.PlanError(
+        reason='max_failed_hosts must be a count of 0 or more or a '
+               'percentage such as "10%%", not %r' % (value,))
+
+
 def _allowances(name, value, totals):
     if value is None:
         return {}

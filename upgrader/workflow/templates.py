@@ -21,13 +21,36 @@ SUFFIX = '.yaml'
 TOP_LEVEL_KEYS = frozenset(['name', 'description', 'policy', 'steps'])
 STEP_KEYS = frozenset(['task', 'with'])
 # Policy values a template may set, with their types.
+# Policy keys a template (or the operator, per rollout) may set, and their
+# types. A count or percentage is an int or a string such as '25%'.
 POLICY_KEYS = {
     'max_parallel': int,
-    'max_failed_hosts': int,
+    'max_failed_hosts': (int, str),
+    'max_unavailable_per_az': (int, str),
+    'max_unavailable_per_aggregate': (int, str),
+    'max_group_disruption': (int, str),
+    'canary': bool,
+    'canary_soak_seconds': (int, float),
+    'pause_between_waves': (int, float),
+    'first_hosts': list,
+    'last_hosts': list,
     'unmovable': str,
     'migration_base_seconds': (int, float),
     'migration_seconds_per_gib': (int, float),
 }
+
+
+def policy_problems(policy):
+    """What is wrong with a policy mapping (unknown keys, wrong types)."""
+    problems = []
+    for key, value in sorted(policy.items()):
+        if key not in POLICY_KEYS:
+            problems.append('unknown key %s (known: %s)'
+                            % (key, ', '.join(sorted(POLICY_KEYS))))
+        elif isinstance(value, bool) != (POLICY_KEYS[key] is bool) or \
+                not isinstance(value, POLICY_KEYS[key]):
+            problems.append('%s has a wrong type (%r)' % (key, value))
+    return problems
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,13 +170,9 @@ def parse(content, source='<template>'):
 def _check_policy(policy, invalid):
     if not isinstance(policy, dict):
         raise invalid('policy must be a mapping')
-    for key, value in policy.items():
-        if key not in POLICY_KEYS:
-            raise invalid('policy: unknown key %s (known: %s)'
-                          % (key, ', '.join(sorted(POLICY_KEYS))))
-        if (not isinstance(value, POLICY_KEYS[key])
-                or isinstance(value, bool)):
-            raise invalid('policy: %s has a wrong type (%r)' % (key, value))
+    problems = policy_problems(policy)
+    if problems:
+        raise invalid('policy: %s' % problems[0])
 
 
 def _parse_step(index, step, library, invalid):

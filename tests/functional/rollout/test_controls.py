@@ -4,6 +4,8 @@ HTTP, its referee as judge."""
 
 import subprocess
 
+import pytest
+
 from tests.fixtures.simulator import wait_for
 
 
@@ -126,3 +128,57 @@ def test_skip_a_failed_host_then_resume(operator):
     assert report['violations']['total'] == 0, report['violations']
     assert report['hosts'][bad]['status'] == 'enabled'
     assert report['hosts'][bad]['reboots'] == 0
+
+
+def test_canary_waits_for_approval(operator):
+    op = operator()
+    plan = op.plan('--canary', '--max-failed-hosts', '20%')
+    assert len(plan['waves'][0]['hosts']) == 1 and plan['waves'][0]['canary']
+    canary = plan['waves'][0]['hosts'][0]
+    proc = op.start_in_background(stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: op.status()['state'] == 'paused', timeout=120,
+                 interval=0.2)
+        status = op.status()
+        assert 'canary' in status['paused_reason']
+        assert {h['host']: h['state'] for h in status['hosts']
+                if h['state'] != 'pending'} == {canary: 'done'}
+        assert status['policy']['max_failed_hosts'] == '20%'
+        resumed = op.manage('rollout', 'resume', 'r1', timeout=300)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
+    assert op.sim.report()['violations']['total'] == 0
+
+
+def test_canary_soak_goes_on_by_itself(operator):
+    op = operator()
+    op.plan('--canary', '--canary-soak', '1', '--pause-between-waves', '0.5')
+    result = op.manage('rollout', 'start', 'r1', timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'soaking 1.0 s after the canary wave' in result.stdout
+    assert 'soaking 0.5 s before wave 3' in result.stdout
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
+
+
+@pytest.mark.parametrize('option, value, message', [
+    ('--max-failed-hosts', '120%', 'max_failed_hosts'),
+    ('--max-unavailable-per-az', '0', 'max_unavailable_per_az'),
+    ('--first-hosts', 'cmp-nosuch', 'cmp-nosuch'),
+    ('--canary-soak', '-1', 'canary_soak_seconds'),
+])
+def test_bad_policy_is_refused_and_stores_nothing(operator, option, value,
+                                                  message):
+    op = operator()
+    result = op.manage('rollout', 'plan', '--template',
+                       'compute-rolling-upgrade', '--to', 'new', option,
+                       value)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert op.manage('rollout', 'list', '--format',
+                     'json').stdout.strip() == '[]'
