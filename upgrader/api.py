@@ -25,6 +25,7 @@ from upgrader.jobs import runner
 from upgrader.plan import limits
 from upgrader.plan import models as plan_models
 from upgrader.plan import planner
+from upgrader.plan import window
 from upgrader.workflow import templates
 
 # The owner recorded for a rollout run by the conductors of the job board.
@@ -71,9 +72,19 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
     _check_rollout_policy(merged)
     plan_policy = plan_models.Policy(**{k: v for k, v in merged.items()
                                         if k in PLANNER_POLICY})
+    win = (window.parse(merged['maintenance_window'])
+           if merged.get('maintenance_window') else None)
     inventory = compute.fetch(conf).get_inventory()
     plan = planner.make_plan(inventory, plan_policy, hosts=hosts,
                              availability_zones=availability_zones)
+    if win is not None:
+        for wave in plan.waves:
+            if wave.predicted_seconds > win.seconds:
+                raise exception.PlanError(
+                    reason='wave %d is predicted to take %d s, longer than '
+                           'the %d s maintenance window %s'
+                           % (wave.index, wave.predicted_seconds, win.seconds,
+                              merged['maintenance_window']))
     rollout = dbapi.rollout_create(
         name=name, to_release=release.uuid if release else None,
         template_name=tmpl.name, template_content=tmpl.content,

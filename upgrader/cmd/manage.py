@@ -334,6 +334,10 @@ class RolloutCommands:
                'instead of waiting for rollout resume.')
     @args('--pause-between-waves', type=float, metavar='SECONDS',
           help='Soak time before each wave after the first.')
+    @args('--window', dest='maintenance_window', metavar='WINDOW',
+          help='Maintenance window, e.g. "sat,sun 01:00-05:00 '
+               'Europe/Berlin": a wave predicted not to end inside it waits '
+               'for the next one (the rollout shows paused).')
     @args('--first-hosts', type=_host_list,
           help='Comma-separated hosts to upgrade first, in this order.')
     @args('--last-hosts', type=_host_list,

@@ -9,6 +9,7 @@ are never touched because one failed.
 """
 
 from oslo_log import log as logging
+from oslo_utils import timeutils
 from taskflow.patterns import linear_flow
 from taskflow import task
 
@@ -16,6 +17,7 @@ from upgrader.common import exception
 from upgrader.common import keys
 from upgrader.common import states
 from upgrader.jobs import dispatcher as dispatcher_mod
+from upgrader.plan import window
 from upgrader.tasks import base
 
 LOG = logging.getLogger(__name__)
@@ -36,6 +38,11 @@ class RunWave(task.Task):
         policy = rollouts.policy(rollout_id)
         if self.index > 1 and policy.get('pause_between_waves'):
             _soak(rt, rollout_id, policy['pause_between_waves'], before)
+        if policy.get('maintenance_window'):
+            _wait_for_window(rt, rollout_id,
+                             window.parse(policy['maintenance_window']),
+                             rollouts.wave_seconds(rollout_id, self.index),
+                             before)
         jobs = rollouts.host_jobs(rollout_id, self.index)
         rt.recorder.wave(rollout_id, self.index, [j.host for j in jobs])
         for host in rollouts.suspended_hosts(rollout_id):
@@ -108,6 +115,34 @@ def _soak(rt, rollout_id, seconds, where):
     while rt.clock() < deadline:
         _wait_while_paused(rt, rollout_id, where)
         rt.sleep(min(rt.poll_interval, max(deadline - rt.clock(), 0)))
+
+
+def _wait_for_window(rt, rollout_id, win, seconds, where):
+    """Pause until the maintenance window lets a wave of ``seconds`` end
+    inside it; then go on by itself. The operator's resume goes on at once,
+    the operator's abort stops it."""
+    start = window.next_start(win, timeutils.utcnow(with_timezone=True),
+                              seconds)
+    if start <= timeutils.utcnow(with_timezone=True):
+        return
+    reason = 'outside the maintenance window: waiting until %s' % (
+        start.isoformat())
+    rt.rollouts.pause(rollout_id, reason)
+    rt.recorder.event(rollout_id, None, None, 'paused %s (%s)'
+                      % (where, reason))
+    while True:
+        state, _reason = rt.rollouts.state(rollout_id)
+        if state == states.ABORTING:
+            raise exception.RolloutAborted(rollout=rollout_id, reason=where)
+        left = (start - timeutils.utcnow(with_timezone=True)).total_seconds()
+        if state == states.RUNNING:
+            return              # resumed by the operator: now
+        if left <= 0:
+            rt.rollouts.unpause(rollout_id)
+            rt.recorder.event(rollout_id, None, None,
+                              'maintenance window open: going on')
+            continue            # unless aborted meanwhile
+        rt.sleep(min(rt.poll_interval, left))
 
 
 class StartRollout(task.Task):

@@ -6,6 +6,8 @@ failed: every host's state, step and error, every instance move and every
 event is written here.
 """
 
+import contextlib
+
 from oslo_log import log as logging
 from oslo_utils import strutils
 from oslo_utils import timeutils
@@ -161,14 +163,25 @@ class DbRollouts:
 
     def pause(self, rollout_id, reason):
         """Pause a running rollout before its next wave (the policy's
-        canary); an operator's abort or pause already recorded wins."""
-        try:
+        canary, its maintenance window); an operator's abort or pause
+        already recorded wins."""
+        self._move(rollout_id, states.RUNNING, states.PAUSED, reason)
+
+    def unpause(self, rollout_id):
+        """Let a rollout the policy paused go on (unless the operator
+        aborted it meanwhile)."""
+        self._move(rollout_id, states.PAUSED, states.RUNNING, None)
+
+    def _move(self, rollout_id, old, new, reason):
+        with contextlib.suppress(exception.Conflict):
             self.dbapi.rollout_update(
-                rollout_id, {'state': states.PAUSED, 'paused_reason': reason},
-                expected_state=states.RUNNING)
-        except exception.Conflict:
-            return
-        self.dbapi.event_add('paused: %s' % reason, rollout=rollout_id)
+                rollout_id, {'state': new, 'paused_reason': reason},
+                expected_state=old)
+
+    def wave_seconds(self, rollout_id, wave_index):
+        """The plan's prediction of a wave's duration."""
+        plan = self.dbapi.rollout_get(rollout_id).plan or {}
+        return plan['waves'][wave_index - 1]['predicted_seconds']
 
     def policy(self, rollout_id):
         return self.dbapi.rollout_get(rollout_id).policy or {}

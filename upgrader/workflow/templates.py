@@ -32,6 +32,7 @@ POLICY_KEYS = {
     'canary': bool,
     'canary_soak_seconds': (int, float),
     'pause_between_waves': (int, float),
+    'maintenance_window': str,
     'first_hosts': list,
     'last_hosts': list,
     'unmovable': str,

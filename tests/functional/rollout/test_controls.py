@@ -2,6 +2,7 @@
 skip-host): upgrader-manage subprocesses on SQLite, the simulator over real
 HTTP, its referee as judge."""
 
+import datetime
 import subprocess
 
 import pytest
@@ -182,3 +183,37 @@ def test_bad_policy_is_refused_and_stores_nothing(operator, option, value,
     assert len(result.stderr.strip().splitlines()) == 1
     assert op.manage('rollout', 'list', '--format',
                      'json').stdout.strip() == '[]'
+
+
+def test_waits_for_the_maintenance_window_then_goes_on(operator):
+    op = operator()
+    opens = datetime.datetime.now(datetime.timezone.utc) + \
+        datetime.timedelta(seconds=6)
+    closes = opens + datetime.timedelta(hours=2)
+    op.plan('--window', '%s-%s UTC' % (opens.strftime('%H:%M:%S'),
+                                        closes.strftime('%H:%M:%S')))
+    proc = op.start_in_background(stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+    try:
+        paused = wait_for(lambda: op.query(
+            "SELECT paused_reason FROM rollouts WHERE state = 'paused'"),
+            timeout=60, interval=0.1)
+        assert 'maintenance window' in paused[0]['paused_reason']
+        output, _ = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    assert 'maintenance window open' in output
+    started = min(r['started_at'] for r in op.query(
+        'SELECT started_at FROM host_runs'))
+    assert started >= opens.strftime('%Y-%m-%d %H:%M:%S')
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
+
+
+def test_a_wave_longer_than_the_window_is_refused_at_plan_time(operator):
+    op = operator()
+    result = op.manage('rollout', 'plan', '--template',
+                       'compute-rolling-upgrade', '--to', 'new', '--window',
+                       '01:00-01:05')
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert 'longer than the 300 s maintenance window' in result.stderr
