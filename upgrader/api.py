@@ -22,6 +22,7 @@ from upgrader.jobs import board as job_board
 from upgrader.jobs import dispatcher
 from upgrader.jobs import persistence
 from upgrader.jobs import runner
+from upgrader.plan import history
 from upgrader.plan import limits
 from upgrader.plan import models as plan_models
 from upgrader.plan import planner
@@ -68,6 +69,7 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
     if problems:
         raise exception.InvalidInput(reason='policy: %s' % problems[0])
     merged = dict({'max_parallel': 1, 'max_failed_hosts': 0}, **tmpl.policy)
+    merged.update(_learned(dbapi, merged))
     merged.update(overrides)
     _check_rollout_policy(merged)
     plan_policy = plan_models.Policy(**{k: v for k, v in merged.items()
@@ -93,6 +95,38 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
         for host in wave.hosts:
             dbapi.host_run_create(rollout.uuid, host, wave.index)
     return dbapi.rollout_get(rollout.uuid), plan
+
+
+# How many of the latest rollouts that ran plans learn durations from.
+LEARN_FROM = 5
+
+
+def _learned(dbapi, policy):
+    """Step durations and the migration rate of the latest rollouts that
+    ran on this cloud, and their names (``learned_from``)."""
+    past = [r for r in dbapi.rollout_list()
+            if r.state not in (states.PLANNED,)][-LEARN_FROM:]
+    records = [{'events': [_fields(e, 'host', 'step', 'message',
+                                   'created_at')
+                           for e in dbapi.event_list(rollout=r.uuid)],
+                'moves': [_fields(m, 'instance_uuid', 'state', 'started_at',
+                                  'finished_at')
+                          for m in dbapi.instance_move_list(r.uuid)],
+                'plan': r.plan} for r in past]
+    learned = history.learn(records, policy.get(
+        'migration_seconds_per_gib',
+        plan_models.Policy.migration_seconds_per_gib))
+    if 'step_seconds' in learned:
+        learned['step_seconds'] = dict(
+            policy.get('step_seconds', plan_models.DEFAULT_STEP_SECONDS),
+            **learned['step_seconds'])
+    if learned:
+        learned['learned_from'] = [r.name for r in past]
+    return learned
+
+
+def _fields(row, *names):
+    return {name: getattr(row, name) for name in names}
 
 
 def _check_rollout_policy(policy):

@@ -203,7 +203,7 @@ class PersistenceCommands:
 def _print_plan(rollout, plan, output_format, show_moves=False):
     if output_format == 'json':
         common.print_json({'rollout': rollout.uuid, 'name': rollout.name,
-                           'plan': plan.to_dict()})
+                           'policy': rollout.policy, 'plan': plan.to_dict()})
         return
     print('Rollout %s (%s): template %s, %d wave(s), %d host(s), '
           '%d migration(s) planned (lower bound %d), predicted %s'
@@ -221,6 +221,9 @@ def _print_plan(rollout, plan, output_format, show_moves=False):
             [[w.index, m.instance, m.name, m.source, m.destination,
               m.reason if m.moves_again else '']
              for w in plan.waves for m in w.moves])
+    if rollout.policy.get('learned_from'):
+        print('Durations learned from rollouts %s'
+              % ', '.join(rollout.policy['learned_from']))
     for host, reason in sorted(plan.skipped_hosts.items()):
         print('Skipped %s: %s' % (host, reason))
     for warning in plan.warnings:

@@ -14,6 +14,7 @@ from oslo_utils import timeutils
 from taskflow.listeners import base as listener_base
 from taskflow import states as tf_states
 
+from upgrader.common import events
 from upgrader.common import exception
 from upgrader.common import states
 from upgrader.jobs import dispatcher
@@ -24,13 +25,6 @@ from upgrader.tasks import base
 LOG = logging.getLogger(__name__)
 
 MOVE_FINAL = frozenset(['completed', 'failed', 'aborted'])
-
-# Event messages that reports read back (upgrader.report).
-STEP_STARTED = 'step started'
-STEP_DONE = 'step done'
-STEP_FAILED = 'step failed'
-STEP_REVERTED = 'step reverted'
-WAVE_STARTS = 'wave %d starts: %s'
 
 
 class DbRecorder(base.Recorder):
@@ -63,14 +57,14 @@ class DbRecorder(base.Recorder):
         self._notify('host', host=host, state=state, error=error)
 
     def wave(self, rollout_id, index, hosts):
-        self.dbapi.event_add(WAVE_STARTS % (index, ', '.join(hosts)),
+        self.dbapi.event_add(events.WAVE_STARTS % (index, ', '.join(hosts)),
                              rollout=rollout_id)
         self._notify('wave', index=index, hosts=hosts)
 
     def step(self, rollout_id, host, step):
         self.dbapi.host_run_update(rollout_id, host, {'step': step})
         # The event marks when the step started (reports draw it).
-        self.dbapi.event_add(STEP_STARTED, level='info',
+        self.dbapi.event_add(events.STEP_STARTED, level='info',
                              rollout=rollout_id, host=host, step=step)
         self._notify('step', host=host, step=step)
 
@@ -207,9 +201,9 @@ class DbRollouts:
 class StepListener(listener_base.Listener):
     """Records each host's current step and every step's outcome."""
 
-    OUTCOMES = {tf_states.SUCCESS: ('INFO', STEP_DONE),
-                tf_states.FAILURE: ('ERROR', STEP_FAILED),
-                tf_states.REVERTED: ('WARNING', STEP_REVERTED)}
+    OUTCOMES = {tf_states.SUCCESS: ('INFO', events.STEP_DONE),
+                tf_states.FAILURE: ('ERROR', events.STEP_FAILED),
+                tf_states.REVERTED: ('WARNING', events.STEP_REVERTED)}
 
     def __init__(self, engine, recorder, rollout_id, host):
         super().__init__(

@@ -11,7 +11,7 @@ import datetime
 import re
 
 from upgrader.common import states
-from upgrader.jobs import records
+from upgrader.common import events
 
 # How a bar ends.
 DONE = 'done'
@@ -22,10 +22,11 @@ INTERRUPTED = 'interrupted'    # no outcome: its process stopped or died
 OUTCOMES = (DONE, FAILED, REVERTED, RUNNING, INTERRUPTED)
 
 # The messages upgrader.jobs.records writes for a host's steps and a wave.
-STEP_STARTED = records.STEP_STARTED
-STEP_OUTCOMES = ((records.STEP_DONE, DONE), (records.STEP_FAILED, FAILED),
-                 (records.STEP_REVERTED, REVERTED))
-# What records.WAVE_STARTS reads like.
+STEP_STARTED = events.STEP_STARTED
+STEP_OUTCOMES = ((events.STEP_DONE, DONE),
+                 (events.STEP_FAILED, FAILED),
+                 (events.STEP_REVERTED, REVERTED))
+# What events.WAVE_STARTS reads like.
 WAVE_STARTS = re.compile(r'^wave (\d+) starts: ')
 
 MOVE_COMPLETED = 'completed'

@@ -3,6 +3,7 @@ skip-host): upgrader-manage subprocesses on SQLite, the simulator over real
 HTTP, its referee as judge."""
 
 import datetime
+import json
 import subprocess
 
 import pytest
@@ -217,3 +218,19 @@ def test_a_wave_longer_than_the_window_is_refused_at_plan_time(operator):
                        '01:00-01:05')
     assert result.returncode == 2, result.stdout + result.stderr
     assert 'longer than the 300 s maintenance window' in result.stderr
+
+
+def test_the_next_plan_learns_durations_from_this_cloud(operator):
+    op = operator()
+    first = op.plan()
+    assert op.manage('rollout', 'start', 'r1', timeout=300).returncode == 0
+    second = json.loads(op.ok(
+        'rollout', 'plan', '--template', 'compute-rolling-upgrade', '--to',
+        'new', '--max-parallel', '2', '--name', 'r2', '--format',
+        'json').stdout)
+    assert second['policy']['learned_from'] == ['r1']
+    learned = second['policy']['step_seconds']
+    # The simulator runs 1000 times faster than the defaults assume.
+    assert learned['reboot'] < 10
+    assert second['plan']['predicted_seconds'] < \
+        first['predicted_seconds'] / 10
