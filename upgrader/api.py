@@ -19,6 +19,7 @@ from upgrader.common import states
 from upgrader.db import api as db_api
 from upgrader.drivers import compute
 from upgrader.jobs import board as job_board
+from upgrader.jobs import controller
 from upgrader.jobs import dispatcher
 from upgrader.jobs import persistence
 from upgrader.jobs import runner
@@ -135,6 +136,12 @@ def _check_rollout_policy(policy):
         raise exception.InvalidInput(reason='max_parallel cannot be %s'
                                      % policy['max_parallel'])
     limits.failure_budget(policy['max_failed_hosts'], 0)
+    if policy.get('on_failure', controller.ON_FAILURE_FAIL) not in (
+            controller.ON_FAILURE_FAIL, controller.ON_FAILURE_PAUSE):
+        raise exception.InvalidInput(
+            reason='on_failure is %s or %s, not %r' % (
+                controller.ON_FAILURE_FAIL, controller.ON_FAILURE_PAUSE,
+                policy['on_failure']))
     for key in ('canary_soak_seconds', 'pause_between_waves'):
         if policy.get(key, 0) < 0:
             raise exception.InvalidInput(reason='%s cannot be negative'
@@ -279,7 +286,8 @@ def abort(conf, rollout):
 
 def retry_host(conf, rollout, host):
     """Run a failed host again, from its first step, on the next
-    :func:`resume` of its stopped (failed or aborted) rollout.
+    :func:`resume` of its rollout: a stopped one (failed or aborted) runs
+    its waves again; a paused one runs its current wave again.
 
     The host reverted itself when it failed: it is enabled, on its old
     packages. What its steps remembered is forgotten, so they look at the
@@ -310,8 +318,8 @@ def retry_host(conf, rollout, host):
 
 
 def skip_host(conf, rollout, host):
-    """Leave a pending or failed host of a stopped rollout alone: it is not
-    upgraded, and no longer counts against the failure budget."""
+    """Leave a pending or failed host of a paused or stopped rollout alone:
+    it is not upgraded, and no longer counts against the failure budget."""
     dbapi = db_api.get_instance()
     found, run = _stopped_host(dbapi, rollout, host, 'skip',
                                (states.HOST_PENDING, states.HOST_ERROR))
@@ -324,11 +332,11 @@ def skip_host(conf, rollout, host):
 def _stopped_host(dbapi, rollout, host, action, host_states):
     """The rollout and the host's run, if ``action`` may act on them now."""
     found = dbapi.rollout_get(rollout)
-    if found.state not in (states.FAILED, states.ABORTED):
+    if found.state not in (states.FAILED, states.ABORTED, states.PAUSED):
         raise exception.Conflict(
-            reason='rollout %s is %s: %s-host needs a stopped rollout '
-                   '(failed or aborted; abort it first), then rollout '
-                   'resume' % (found.name, found.state, action))
+            reason='rollout %s is %s: %s-host needs a paused or stopped '
+                   'rollout (failed or aborted), then rollout resume'
+                   % (found.name, found.state, action))
     run = dbapi.host_run_get(found.uuid, host)
     if run.state not in host_states:
         raise exception.Conflict(

@@ -319,6 +319,10 @@ class RolloutCommands:
           help='Failed hosts tolerated before the rollout stops: a count '
                'or a percentage of its hosts such as 10%% (default: the '
                'template\'s, usually 0).')
+    @args('--on-failure', choices=('fail', 'pause'),
+          help='When more hosts fail than allowed: fail the rollout (the '
+               'default), or pause it inside the wave until retry-host or '
+               'skip-host and rollout resume.')
     @args('--max-unavailable-per-az', type=_count_or_percent,
           help='Hosts out of service at once per availability zone: a '
                'count or a percentage of the zone\'s hosts.')
@@ -402,8 +406,8 @@ class RolloutCommands:
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
     @args('host', metavar='HOST', help='The compute host.')
     def retry_host(self, rollout_ref, host):
-        """Run a failed host again, from its first step, when its stopped
-        rollout is resumed (rollout resume)."""
+        """Run a failed host again, from its first step, when its paused or
+        stopped rollout is resumed (rollout resume)."""
         state = api.retry_host(common.CONF, rollout_ref, host)
         print('Host %s of rollout %s: %s; rollout resume runs it again'
               % (host, rollout_ref, state))
@@ -411,8 +415,9 @@ class RolloutCommands:
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
     @args('host', metavar='HOST', help='The compute host.')
     def skip_host(self, rollout_ref, host):
-        """Leave a pending or failed host of a stopped rollout alone: it is
-        not upgraded and no longer counts against the failure budget."""
+        """Leave a pending or failed host of a paused or stopped rollout
+        alone: it is not upgraded and no longer counts against the failure
+        budget."""
         state = api.skip_host(common.CONF, rollout_ref, host)
         print('Host %s of rollout %s: %s' % (host, rollout_ref, state))
 

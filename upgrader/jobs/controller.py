@@ -22,6 +22,10 @@ from upgrader.tasks import base
 
 LOG = logging.getLogger(__name__)
 
+# Policy on_failure: what exceeding the failure budget does.
+ON_FAILURE_FAIL = 'fail'        # the rollout fails (resumable)
+ON_FAILURE_PAUSE = 'pause'      # it pauses inside the wave
+
 
 class RunWave(task.Task):
     """Run one wave's host flows and apply the failure policy."""
@@ -43,6 +47,35 @@ class RunWave(task.Task):
                              window.parse(policy['maintenance_window']),
                              rollouts.wave_seconds(rollout_id, self.index),
                              before)
+        while True:
+            outcomes = self._run_hosts(rt, rollout_id)
+            failed = set(rollouts.failed_hosts(rollout_id))
+            budget = rollouts.max_failed_hosts(rollout_id)
+            if len(failed) <= budget:
+                break
+            reason = ('%d host(s) failed (%s), more than the %d allowed'
+                      % (len(failed), ', '.join(sorted(failed)), budget))
+            if policy.get('on_failure') != ON_FAILURE_PAUSE:
+                raise exception.RolloutFailed(rollout=rollout_id,
+                                              reason=reason)
+            # Paused inside the wave: on resume its hosts run again (the
+            # retried ones from their first step; skipped ones not at all).
+            rollouts.pause(rollout_id, reason + ': retry-host or skip-host, '
+                           'then rollout resume')
+            _wait_while_paused(rt, rollout_id, 'in wave %d' % self.index)
+        if self.index == 1 and policy.get('canary') and \
+                self.index < rollouts.wave_count(rollout_id):
+            if policy.get('canary_soak_seconds'):
+                _soak(rt, rollout_id, policy['canary_soak_seconds'],
+                      'after the canary wave')
+            else:
+                rollouts.pause(rollout_id, 'the canary wave is done: check '
+                               'it, then rollout resume')
+        return outcomes
+
+    def _run_hosts(self, rt, rollout_id):
+        """Run the wave's host flows; their outcomes, host by host."""
+        rollouts = rt.rollouts
         jobs = rollouts.host_jobs(rollout_id, self.index)
         rt.recorder.wave(rollout_id, self.index, [j.host for j in jobs])
         for host in rollouts.suspended_hosts(rollout_id):
@@ -58,28 +91,13 @@ class RunWave(task.Task):
                 rollout=rollout_id,
                 reason='wave %d suspended on %s' % (self.index,
                                                    ', '.join(suspended)))
-        failed = set(rollouts.failed_hosts(rollout_id))
+        known = set(rollouts.failed_hosts(rollout_id))
         for host in sorted(h for h, o in outcomes.items()
-                           if o == dispatcher_mod.FAILED and h not in failed):
+                           if o == dispatcher_mod.FAILED and h not in known):
             # Its flow ended unfinished without recording why: never leave
             # the host looking as if it still ran.
             rt.recorder.host_state(rollout_id, host, states.HOST_ERROR,
                                    error='its host job ended unfinished')
-            failed.add(host)
-        budget = rollouts.max_failed_hosts(rollout_id)
-        if len(failed) > budget:
-            raise exception.RolloutFailed(
-                rollout=rollout_id,
-                reason='%d host(s) failed (%s), more than the %d allowed'
-                % (len(failed), ', '.join(sorted(failed)), budget))
-        if self.index == 1 and policy.get('canary') and \
-                self.index < rollouts.wave_count(rollout_id):
-            if policy.get('canary_soak_seconds'):
-                _soak(rt, rollout_id, policy['canary_soak_seconds'],
-                      'after the canary wave')
-            else:
-                rollouts.pause(rollout_id, 'the canary wave is done: check '
-                               'it, then rollout resume')
         return outcomes
 
     def revert(self, *args, **kwargs):

@@ -26,6 +26,7 @@ STEP_KEYS = frozenset(['task', 'with'])
 POLICY_KEYS = {
     'max_parallel': int,
     'max_failed_hosts': (int, str),
+    'on_failure': str,
     'max_unavailable_per_az': (int, str),
     'max_unavailable_per_aggregate': (int, str),
     'max_group_disruption': (int, str),

@@ -234,3 +234,28 @@ def test_the_next_plan_learns_durations_from_this_cloud(operator):
     assert learned['reboot'] < 10
     assert second['plan']['predicted_seconds'] < \
         first['predicted_seconds'] / 10
+
+
+def test_over_the_failure_budget_pauses_then_retry_in_place(operator):
+    op = operator()
+    plan = op.plan('--on-failure', 'pause')
+    bad = _fail_once(op, plan)
+    proc = op.start_in_background(stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+    try:
+        paused = wait_for(lambda: op.query(
+            "SELECT paused_reason FROM rollouts WHERE state = 'paused'"),
+            timeout=120, interval=0.1)
+        assert bad in paused[0]['paused_reason']
+        assert op.hosts()[bad]['state'] == 'error'
+        assert op.manage('rollout', 'retry-host', 'r1', bad).returncode == 0
+        resumed = op.manage('rollout', 'resume', 'r1', timeout=300)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    report = op.sim.report()
+    assert report['violations']['total'] == 0, report['violations']
+    assert {h['reboots'] for h in report['hosts'].values()} == {1}
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
