@@ -81,7 +81,13 @@ def get_board(conf, persistence, name='upgrader'):
 
 
 def find(board, name):
-    """The job named ``name`` on the board, or None."""
+    """The job named ``name`` on the board, or None.
+
+    :raises: JobFailure while the board is cut off from ZooKeeper (taskflow
+        would list no job at all).
+    """
+    if not board.connected:
+        raise tf_exc.JobFailure('job board not connected to ZooKeeper')
     for job in board.iterjobs(ensure_fresh=True):
         if job.name == name:
             return job
@@ -96,6 +102,10 @@ def post_once(board, name, book, flow_detail, **details):
     """
     job = find(board, name)
     if job is None:
+        # The board keeps the posted job with this very book object, and a
+        # conductor of this process claims that job: without the flow
+        # detail in it, taskflow cannot find the flow and trashes the job.
+        book.add(flow_detail)
         job = board.post(name, book=book,
                          details=dict(details, flow_uuid=flow_detail.uuid))
         LOG.info('Posted job %s', name)

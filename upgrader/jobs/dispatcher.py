@@ -11,11 +11,13 @@ import abc
 import concurrent.futures
 import contextlib
 import dataclasses
+import queue
 import time
 import uuid
 
 from oslo_log import log as logging
 from taskflow import exceptions as tf_exc
+from taskflow.jobs import base as jobs_base
 from taskflow import states as tf_states
 
 from upgrader.jobs import board
@@ -169,6 +171,36 @@ class JobboardDispatcher(Dispatcher):
                 time.sleep(self.poll_interval)
 
     def run_hosts(self, jobs, should_stop):
+        removed = queue.SimpleQueue()
+
+        def on_removal(_state, details):
+            removed.put(details['job'].name)
+
+        # Registered before posting: no job of the wave leaves unseen.
+        self.board.notifier.register(jobs_base.REMOVAL, on_removal)
+        try:
+            outcomes, waiting = self._post(jobs)
+            # On abort the conductors suspend the host flows after their
+            # step and consume the jobs (upgrader.jobs.conductor).
+            while waiting:
+                for name in self._left(waiting, self._reported(removed)):
+                    job, _posted = waiting.pop(name)
+                    flow_detail = persistence.get_flow_detail(
+                        self.backend,
+                        host_flow_uuid(job.rollout_id, job.host))
+                    # Consumed unfinished: suspended by an abort, or given
+                    # up after too many claims (failed).
+                    done = outcome(flow_detail.state)
+                    if done not in (DONE, FAILED):
+                        done = SUSPENDED if should_stop() else FAILED
+                    outcomes[job.host] = done
+        finally:
+            self.board.notifier.deregister(jobs_base.REMOVAL, on_removal)
+        return outcomes
+
+    def _post(self, jobs):
+        """Post the jobs not finished yet: (outcomes of the finished ones,
+        {job name: (HostJob, posted job)})."""
         book_cache = {}
         waiting = {}
         outcomes = {}
@@ -185,25 +217,34 @@ class JobboardDispatcher(Dispatcher):
             name = board.host_job_name(job.rollout_id, job.host)
             if self.fence is not None:
                 self.fence.check('posting job %s' % name)
-            self._retrying('posting %s' % name, lambda: board.post_once(
-                self.board, name, book, flow_detail,
-                rollout=job.rollout_id, host=job.host))
-            waiting[name] = job
-        # On abort the conductors suspend the host flows after their step
-        # and consume the jobs (upgrader.jobs.conductor).
-        while waiting:
-            present = self._retrying('listing jobs', lambda: {
-                j.name for j in self.board.iterjobs(ensure_fresh=True)})
-            for name in [n for n in waiting if n not in present]:
-                job = waiting.pop(name)
-                flow_detail = persistence.get_flow_detail(
-                    self.backend, host_flow_uuid(job.rollout_id, job.host))
-                # Consumed unfinished: suspended by an abort, or given up
-                # after too many claims (failed).
-                done = outcome(flow_detail.state)
-                if done not in (DONE, FAILED):
-                    done = SUSPENDED if should_stop() else FAILED
-                outcomes[job.host] = done
-            if waiting:
-                time.sleep(self.poll_interval)
-        return outcomes
+            posted = self._retrying('posting %s' % name,
+                                    lambda: board.post_once(
+                                        self.board, name, book, flow_detail,
+                                        rollout=job.rollout_id,
+                                        host=job.host))
+            waiting[name] = (job, posted)
+        return outcomes, waiting
+
+    def _reported(self, removed):
+        """Names of jobs the board's ZooKeeper watch reported removed within
+        a poll interval; None if it reported none."""
+        try:
+            names = {removed.get(timeout=self.poll_interval)}
+        except queue.Empty:
+            return None
+        while not removed.empty():
+            names.add(removed.get_nowait())
+        return names
+
+    def _left(self, waiting, reported):
+        """Names of the ``waiting`` jobs whose node is gone from ZooKeeper.
+
+        Asked only of the jobs reported removed (a wave ends as soon as its
+        last job does), or of every waiting job when the watch reported
+        none for a poll interval. A board cut off from ZooKeeper reports
+        all its jobs removed; asking then waits for the connection.
+        """
+        return [name for name, (_job, posted) in list(waiting.items())
+                if (reported is None or name in reported)
+                and self._retrying('reading job %s' % name,
+                                   lambda: posted.state) == tf_states.COMPLETE]

@@ -9,6 +9,7 @@ import contextlib
 import threading
 
 from oslo_utils import uuidutils
+from sqlalchemy import event
 from taskflow.patterns import linear_flow
 from taskflow import states
 from taskflow import task
@@ -221,3 +222,36 @@ def check_concurrent_engines(backend, threads=4, flows=3):
         flow_state, atoms = atom_states(backend, flow_uuid)
         assert flow_state == states.SUCCESS
         assert set(atoms.values()) == {states.SUCCESS}
+
+
+def check_logbook_read_at_once(backend, flows=3):
+    """A whole logbook (a rollout's: one flow per host) is read with one
+    query for its flows and one for all their atoms, whatever its size, and
+    holds exactly what reading each flow alone gives."""
+    book = persistence.logbook_for(backend, 'rollout-test',
+                                   uuidutils.generate_uuid())
+    fds = []
+    for i in range(flows):
+        fd = persistence.create_flow_detail(
+            backend, book, 'cmp%d.upgrade' % i, host_flow,
+            factory_args=['cmp%d' % i, uuidutils.generate_uuid()])
+        persistence.load_engine(backend, fd).run()
+        fds.append(fd)
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(backend.engine, 'before_cursor_execute', record)
+    try:
+        with contextlib.closing(backend.get_connection()) as conn:
+            read = conn.get_logbook(book.uuid)
+    finally:
+        event.remove(backend.engine, 'before_cursor_execute', record)
+    assert len([s for s in statements if s.lstrip().startswith('SELECT')]) \
+        == 3, statements
+    assert sorted(fd.uuid for fd in read) == sorted(fd.uuid for fd in fds)
+    for fd in fds:
+        alone = persistence.get_flow_detail(backend, fd.uuid)
+        assert ({ad.uuid: ad.to_dict() for ad in read.find(fd.uuid)}
+                == {ad.uuid: ad.to_dict() for ad in alone})

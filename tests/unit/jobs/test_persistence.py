@@ -118,6 +118,10 @@ def test_concurrent_engines(backend):
     scenarios.check_concurrent_engines(backend)
 
 
+def test_logbook_read_at_once(backend):
+    scenarios.check_logbook_read_at_once(backend)
+
+
 def test_update_unknown_atom_is_not_found(backend):
     with contextlib.closing(backend.get_connection()) as conn:
         with pytest.raises(tf_exc.NotFound):
