@@ -175,6 +175,12 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
         except tf_exc.JobFailure:
             return True
 
+    def _flow_detail_from_job(self, job):
+        """The job's own flow detail, read by its uuid (taskflow would load
+        the rollout's whole logbook for every claim)."""
+        return persistence.get_flow_detail(self._persistence,
+                                           job.details['flow_uuid'])
+
     def _engine_from_job(self, job):
         engine = super()._engine_from_job(job)
         with self._engines_lock:
@@ -188,15 +194,27 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
         its engine suspended: the waiting controller reads its flow's state
         (see JobboardDispatcher), and ``rollout resume`` posts it again.
         """
-        if self._claimed_too_often(job):
-            return True         # consumed: visibly in error or failed
-        if self._job_aborted(job):
-            LOG.info('Rollout of job %s is being aborted: not running it',
-                     job.name)
-            return True
+        try:
+            if self._claimed_too_often(job):
+                return True     # consumed: visibly in error or failed
+            if self._job_aborted(job):
+                LOG.info('Rollout of job %s is being aborted: not running '
+                         'it', job.name)
+                return True
+        except Exception:
+            # taskflow would trash a job whose dispatch raised: hand it
+            # back instead (our database may be back in a moment).
+            LOG.exception('Could not check job %s: handing it back',
+                          job.name)
+            return False
         self.fence.running(job)
         try:
-            return super()._dispatch_job(job) or self._job_aborted(job)
+            consumed = super()._dispatch_job(job)
+            return consumed or self._job_aborted(job)
+        except Exception:
+            LOG.exception('Could not finish job %s: handing it back',
+                          job.name)
+            return False
         finally:
             self.fence.running(None)
             with self._engines_lock:

@@ -5,11 +5,15 @@ import collections
 import os
 import signal
 import subprocess
+import time
 
 import pytest
+import sqlalchemy as sa
 
 from tests.fixtures.config import BIN
+from tests.fixtures.databases import SERVER_URLS
 from tests.fixtures.simulator import wait_for
+from tests.fixtures.zookeeper import ZooKeeperServer
 
 
 class Conductors:
@@ -54,6 +58,15 @@ class Conductors:
             proc.log.close()
 
 
+def _board_config(hosts, path, **databases):
+    return dict(databases, jobboard={
+        'enabled': 'true', 'hosts': hosts, 'path': path,
+        'session_timeout': '10',
+        # One job each: the controller holds one conductor, and the two
+        # hosts of a wave must go to the two others.
+        'max_simultaneous_jobs': '1'})
+
+
 @pytest.fixture
 def on_board(operator, zookeeper, tmp_path, request, make_database):
     """An operator whose rollouts go to the job board, and the conductors.
@@ -68,12 +81,8 @@ def on_board(operator, zookeeper, tmp_path, request, make_database):
             'database': {'connection': make_database(backend)},
             'persistence': {'connection': make_database(
                 backend, prefix='upgrader_test_tf')}}
-    op = operator(time_scale=time_scale, config=dict(databases, jobboard={
-        'enabled': 'true', 'hosts': zookeeper.hosts,
-        'path': zookeeper.path('board'), 'session_timeout': '10',
-        # One job each: the controller holds one conductor, and the two
-        # hosts of a wave must go to the two others.
-        'max_simultaneous_jobs': '1'}))
+    op = operator(time_scale=time_scale, config=_board_config(
+        zookeeper.hosts, zookeeper.path('board'), **databases))
     conductors = Conductors(op.config, str(tmp_path))
     yield op, conductors
     conductors.stop()
@@ -285,3 +294,68 @@ def test_abort_on_the_board_then_resume(on_board):
     assert report['migrations']['per_instance_max'] == 1
     assert {h['reboots'] for h in report['hosts'].values()} == {1}
     assert {h['state'] for h in op.hosts().values()} == {'done'}
+
+
+def test_zookeeper_restarted_mid_rollout(operator, tmp_path):
+    # A server of its own, killed as a crash would (data kept) while the
+    # hosts of wave 2 are mid-step, and back a few seconds later: engines
+    # suspend (claim guard), their jobs are handed over once the board
+    # answers, and the rollout completes.
+    with ZooKeeperServer() as server:
+        op = operator(time_scale=50.0, config=_board_config(
+            server.hosts, '/upgrader/board'))
+        conductors = Conductors(op.config, str(tmp_path))
+        try:
+            conductors.start(3)
+            op.plan()
+            watcher = op.start_in_background(stdout=subprocess.PIPE,
+                                             stderr=subprocess.STDOUT,
+                                             text=True)
+            try:
+                wait_for(lambda: _busy_conductor(
+                    op, 2, ('evacuate', 'upgrade_packages')), timeout=120,
+                    interval=0.05)
+                server.kill()
+                time.sleep(4)
+                server.start()
+                output, _ = watcher.communicate(timeout=300)
+            finally:
+                watcher.kill()
+        finally:
+            conductors.stop()
+    _assert_every_host_upgraded_once(op, watcher, output)
+
+
+@pytest.mark.parametrize('on_board', [(50.0, 'postgresql')], indirect=True,
+                         ids=['postgresql'])
+def test_database_connections_dropped_mid_rollout(on_board):
+    # Every PostgreSQL backend of our database and of the logbooks is
+    # terminated while hosts of wave 2 are mid-step: the conductors and
+    # the watching upgrader-manage reconnect and the rollout completes.
+    op, conductors = on_board
+    conductors.start(3)
+    op.plan()
+    watcher = op.start_in_background(stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: _busy_conductor(
+            op, 2, ('evacuate', 'upgrade_packages')), timeout=120,
+            interval=0.05)
+        assert _terminate_backends(op) > 0
+        output, _ = watcher.communicate(timeout=300)
+    finally:
+        watcher.kill()
+    _assert_every_host_upgraded_once(op, watcher, output)
+
+
+def _terminate_backends(op):
+    names = [sa.engine.make_url(op.groups[group]['connection']).database
+             for group in ('database', 'persistence')]
+    admin = sa.create_engine(SERVER_URLS['postgresql'],
+                             isolation_level='AUTOCOMMIT',
+                             poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        return len(conn.execute(sa.text(
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
+            'WHERE datname = ANY(:names) AND pid <> pg_backend_pid()'),
+            {'names': names}).all())

@@ -6,6 +6,7 @@ import re
 import threading
 
 from oslo_db import exception as db_exc
+from oslo_log import log as logging
 from oslo_utils import strutils
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
@@ -17,6 +18,8 @@ from upgrader.db import api
 from upgrader.db import migration
 from upgrader.db.sqlalchemy import engine
 from upgrader.db.sqlalchemy import models
+
+LOG = logging.getLogger(__name__)
 
 _CONTEXT = threading.local()
 
@@ -55,10 +58,19 @@ def _session(writer=False):
 
 
 def _db_call(fn):
+    """Translate database errors; a call whose connection the server
+    dropped (a restart, a failover, a killed backend) is made once more on
+    a new connection: the transaction it was in was rolled back."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with engine.translate_errors():
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except db_exc.DBConnectionError as e:
+                LOG.warning('Database connection lost (%s); trying %s '
+                            'again', engine.unavailable_reason(e),
+                            fn.__name__)
+                return fn(*args, **kwargs)
     return wrapper
 
 
