@@ -1,7 +1,10 @@
 """The rollout controller: a TaskFlow flow that runs the plan's waves in order.
 
-Each wave is one task that hands the wave's host jobs to the dispatcher and
-waits for their outcomes, then applies the failure policy. The tasks are
+Each wave is one task that waits while the rollout is paused (by the
+operator, after a canary, outside the maintenance window) and for the soak
+time between waves, hands the wave's host jobs to the dispatcher, waits for
+their outcomes, then applies the failure policy (fail, or pause inside the
+wave so that retried hosts run again on resume). The tasks are
 idempotent: a resumed wave finds the host flows it already started (their
 names are deterministic) and waits for them instead of starting them again.
 Their reverts do nothing: a failed host reverts itself, and the other hosts
