@@ -7,8 +7,10 @@ twice.
 """
 
 import threading
+import time
 
 from kazoo import client as kazoo_client
+from kazoo import exceptions as kazoo_exc
 from kazoo import security as kazoo_security
 from kazoo.handlers import threading as kazoo_threading
 from oslo_log import log as logging
@@ -18,6 +20,9 @@ from taskflow.jobs import backends as job_backends
 from upgrader.common import exception
 
 LOG = logging.getLogger(__name__)
+
+# Listings of the board tried before a lookup gives up (see find).
+LISTING_ATTEMPTS = 5
 
 _LOCK = threading.Lock()
 _CLIENT = {}
@@ -86,12 +91,36 @@ def find(board, name):
     :raises: JobFailure while the board is cut off from ZooKeeper (taskflow
         would list no job at all).
     """
-    if not board.connected:
-        raise tf_exc.JobFailure('job board not connected to ZooKeeper')
-    for job in board.iterjobs(ensure_fresh=True):
-        if job.name == name:
-            return job
-    return None
+    # taskflow's listing leaves out a job whose state it failed to read:
+    # only a listing as long as ZooKeeper's says the job is not there (else
+    # a job could be posted twice and run by two conductors at once). A job
+    # posted meanwhile also makes them differ: list again.
+    for _attempt in range(LISTING_ATTEMPTS):
+        if not board.connected:
+            raise tf_exc.JobFailure('job board not connected to ZooKeeper')
+        listed = list(board.iterjobs(ensure_fresh=True))
+        for job in listed:
+            if job.name == name:
+                return job
+        if len(listed) >= _job_nodes(board):
+            return None
+        time.sleep(0.1)
+    raise tf_exc.JobFailure('job board listing incomplete')
+
+
+def _job_nodes(board):
+    """How many job nodes ZooKeeper holds under the board's path."""
+    client = _CLIENT.get('client')
+    if client is None:
+        return 0
+    try:
+        children = client.get_children(board.path)
+    except kazoo_exc.NoNodeError:
+        return 0
+    except kazoo_exc.KazooException as e:
+        raise tf_exc.JobFailure('cannot list %s: %s' % (board.path, e))
+    return sum(1 for c in children if c.startswith(board.JOB_PREFIX)
+               and not c.endswith(board.LOCK_POSTFIX))
 
 
 def post_once(board, name, book, flow_detail, **details):
