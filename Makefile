@@ -21,9 +21,7 @@ demo: $(STAMP)
 	$(BIN)/python tools/demo.py --workdir $(WORK)/demo
 
 test: $(STAMP)
-	tools/install-zookeeper.sh
-	tools/install-sshd.sh
-	tools/install-chromium.sh
+	tools/install-test-deps.sh
 	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests
 
 clean:

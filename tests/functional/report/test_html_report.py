@@ -33,7 +33,7 @@ def browser():
     when it is not installed, failed under CI=true."""
     missing = _missing()
     if missing:
-        message = ('%s not installed (tools/install-chromium.sh, '
+        message = ('%s not installed (tools/install-test-deps.sh, '
                    'test-requirements.txt)' % ', '.join(missing))
         if in_ci():
             pytest.fail(message + ' (CI=true: Chromium is required)',
