@@ -124,8 +124,9 @@ def measure(ws, timeout, repeat):
                     'session_timeout': str(timeout),
                     'conductor_name': 'bench',
                     'max_simultaneous_jobs': '1'}) as rollout, \
-                    bench_scale.Conductors(rollout.config, rollout.directory,
-                                           ws.env) as conductors:
+                    bench_scale.fixtures().conductors.Conductors(
+                        rollout.config, rollout.directory,
+                        ws.env) as conductors:
                 conductors.start(3)
                 seconds.append(failover_once(ws, rollout,
                                              'cmp%03d' % (i + 1)))

@@ -55,7 +55,6 @@ import json
 import multiprocessing
 import os
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -78,7 +77,6 @@ STEPS = bench_persistence.STEPS
 NOOP_TEMPLATE = 'bench-noop'
 REAL_TEMPLATE = 'compute-rolling-upgrade'
 RELEASE = {'nova-compute': '30.0.0'}
-READY_TIMEOUT = 60
 
 
 class NoopStep(base.HostTask):
@@ -123,11 +121,13 @@ def fixtures():
     no-op plugin and must not carry pytest in their memory.
     """
     sys.path.insert(0, ROOT)
+    from tests.fixtures import conductors
     from tests.fixtures import config
     from tests.fixtures import databases
     from tests.fixtures import simulator
     from tests.fixtures import zookeeper
-    return types.SimpleNamespace(config=config, databases=databases,
+    return types.SimpleNamespace(conductors=conductors, config=config,
+                                 databases=databases,
                                  simulator=simulator, zookeeper=zookeeper)
 
 
@@ -158,65 +158,6 @@ def wait_with_usage(proc, interval=0.1):
             peak = max(peak, proc_usage(proc.pid)[1])
         time.sleep(interval)
     return cpu() - before, peak
-
-
-class Conductors:
-    """upgrader-conductor subprocesses sharing one configuration."""
-
-    def __init__(self, config, log_dir, env=None):
-        self.config = config
-        self.log_dir = log_dir
-        self.env = env
-        self.procs = []
-
-    def start(self, count):
-        started = []
-        for _ in range(count):
-            log = open(os.path.join(self.log_dir, 'conductor-%d.log'
-                                    % len(self.procs)), 'w+')
-            proc = subprocess.Popen(
-                [os.path.join(BIN, 'upgrader-conductor'), '--config-file',
-                 self.config], stdout=log, stderr=subprocess.STDOUT,
-                env=self.env)
-            proc.log = log
-            self.procs.append(proc)
-            started.append(proc)
-        deadline = time.monotonic() + READY_TIMEOUT
-        for proc in started:
-            while not self._ready(proc):
-                if time.monotonic() > deadline:
-                    raise RuntimeError('conductor %d not ready after %d s'
-                                       % (proc.pid, READY_TIMEOUT))
-                time.sleep(0.05)
-        return started
-
-    @staticmethod
-    def _ready(proc):
-        proc.log.seek(0)
-        text = proc.log.read()
-        if proc.poll() is not None:
-            raise RuntimeError('conductor exited %s:\n%s'
-                               % (proc.returncode, text[-3000:]))
-        return 'ready' in text
-
-    def stop(self):
-        """SIGTERM each live conductor (SIGKILL after 30 s)."""
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            proc.log.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
 
 class Workspace:
@@ -393,7 +334,8 @@ def run_rollout(ws, sim, backend, hosts, max_parallel, template, board):
     with ws.rollout_config(sim, backend, board) as rollout:
         config = rollout.config
         ws.plan(config, template, max_parallel)
-        with Conductors(config, rollout.directory, ws.env) as conductors:
+        with fixtures().conductors.Conductors(
+                config, rollout.directory, ws.env) as conductors:
             procs = conductors.start(2) if board else []
             before = [proc_usage(p.pid)[0] for p in procs]
             command = ws.start(config)

@@ -4,58 +4,15 @@ a real ZooKeeper, real conductor subprocesses, the simulator over HTTP."""
 import collections
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 import sqlalchemy as sa
 
-from tests.fixtures.config import BIN
+from tests.fixtures.conductors import Conductors
 from tests.fixtures.databases import SERVER_URLS
 from tests.fixtures.simulator import wait_for
 from tests.fixtures.zookeeper import ZooKeeperServer
-
-
-class Conductors:
-    """upgrader-conductor subprocesses sharing one configuration."""
-
-    def __init__(self, config, log_dir):
-        self.config = config
-        self.log_dir = log_dir
-        self.procs = []
-
-    def start(self, count=1):
-        for _ in range(count):
-            log = open(os.path.join(self.log_dir, 'conductor-%d.log'
-                                    % len(self.procs)), 'w+')
-            proc = subprocess.Popen(
-                [os.path.join(BIN, 'upgrader-conductor'), '--config-file',
-                 self.config], stdout=log, stderr=subprocess.STDOUT)
-            proc.log = log
-            self.procs.append(proc)
-        for proc in self.procs[-count:]:
-            wait_for(lambda: self._ready(proc), timeout=60, interval=0.1)
-
-    @staticmethod
-    def _ready(proc):
-        if proc.poll() is not None:
-            proc.log.seek(0)
-            raise AssertionError('conductor exited %s: %s'
-                                 % (proc.returncode, proc.log.read()))
-        proc.log.seek(0)
-        return 'ready' in proc.log.read()
-
-    def stop(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            proc.log.close()
 
 
 def _board_config(hosts, path, **databases):
@@ -124,8 +81,7 @@ def test_losing_a_conductor_mid_step_costs_nothing(on_board, victim, sig):
     op, conductors = on_board
     conductors.start(4)
     op.plan()
-    watcher = op.start_in_background(stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+    watcher = op.start_in_background()
     try:
         _host, pid = wait_for(lambda: _busy_conductor(
             op, 2, ('evacuate', 'upgrade_packages', 'reboot'),
@@ -193,8 +149,7 @@ def test_frozen_conductor_never_acts_twice(on_board):
     op, conductors = on_board
     conductors.start(4)
     op.plan()
-    watcher = op.start_in_background(stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+    watcher = op.start_in_background()
     try:
         host, pid = wait_for(lambda: _busy_conductor(
             op, 2, ('evacuate', 'upgrade_packages')), timeout=120,
@@ -227,8 +182,7 @@ def test_job_claimed_too_often_goes_to_a_visible_error(on_board, victim):
         f.write('[jobboard]\nmax_claims = 1\n')
     conductors.start(4)
     op.plan()
-    watcher = op.start_in_background(stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+    watcher = op.start_in_background()
     try:
         host, pid = wait_for(lambda: _busy_conductor(
             op, 1, controller=victim == 'controller'), timeout=120,
@@ -264,8 +218,7 @@ def test_abort_on_the_board_then_resume(on_board):
     op, conductors = on_board
     conductors.start(3)
     op.plan()
-    watcher = op.start_in_background(stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+    watcher = op.start_in_background()
     try:
         wait_for(lambda: _busy_conductor(op, 1, ('evacuate',
                                                  'upgrade_packages')),
@@ -308,9 +261,7 @@ def test_zookeeper_restarted_mid_rollout(operator, tmp_path):
         try:
             conductors.start(3)
             op.plan()
-            watcher = op.start_in_background(stdout=subprocess.PIPE,
-                                             stderr=subprocess.STDOUT,
-                                             text=True)
+            watcher = op.start_in_background()
             try:
                 wait_for(lambda: _busy_conductor(
                     op, 2, ('evacuate', 'upgrade_packages')), timeout=120,
@@ -335,8 +286,7 @@ def test_database_connections_dropped_mid_rollout(on_board):
     op, conductors = on_board
     conductors.start(3)
     op.plan()
-    watcher = op.start_in_background(stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+    watcher = op.start_in_background()
     try:
         wait_for(lambda: _busy_conductor(
             op, 2, ('evacuate', 'upgrade_packages')), timeout=120,

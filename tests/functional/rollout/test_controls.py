@@ -4,7 +4,6 @@ HTTP, its referee as judge."""
 
 import datetime
 import json
-import subprocess
 
 import pytest
 
@@ -20,8 +19,7 @@ def test_pause_finishes_the_wave_then_resume_goes_on(operator):
     op = operator(time_scale=50.0)
     plan = op.plan()
     assert len(plan['waves']) >= 3
-    proc = op.start_in_background(stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
+    proc = op.start_in_background()
     try:
         wait_for(lambda: 'running' in {r['state'] for r in
                                        op.host_runs().values()},
@@ -59,8 +57,7 @@ def test_pause_finishes_the_wave_then_resume_goes_on(operator):
 def test_abort_a_paused_rollout(operator):
     op = operator(time_scale=50.0)
     op.plan()
-    proc = op.start_in_background(stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
+    proc = op.start_in_background()
     try:
         wait_for(lambda: 'running' in {r['state'] for r in
                                        op.host_runs().values()},
@@ -137,8 +134,7 @@ def test_canary_waits_for_approval(operator):
     plan = op.plan('--canary', '--max-failed-hosts', '20%')
     assert len(plan['waves'][0]['hosts']) == 1 and plan['waves'][0]['canary']
     canary = plan['waves'][0]['hosts'][0]
-    proc = op.start_in_background(stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
+    proc = op.start_in_background()
     try:
         wait_for(lambda: op.status()['state'] == 'paused', timeout=120,
                  interval=0.2)
@@ -193,8 +189,7 @@ def test_waits_for_the_maintenance_window_then_goes_on(operator):
     closes = opens + datetime.timedelta(hours=2)
     op.plan('--window', '%s-%s UTC' % (opens.strftime('%H:%M:%S'),
                                         closes.strftime('%H:%M:%S')))
-    proc = op.start_in_background(stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
+    proc = op.start_in_background()
     try:
         paused = wait_for(lambda: op.query(
             "SELECT paused_reason FROM rollouts WHERE state = 'paused'"),
@@ -240,8 +235,7 @@ def test_over_the_failure_budget_pauses_then_retry_in_place(operator):
     op = operator()
     plan = op.plan('--on-failure', 'pause')
     bad = _fail_once(op, plan)
-    proc = op.start_in_background(stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
+    proc = op.start_in_background()
     try:
         paused = wait_for(lambda: op.query(
             "SELECT paused_reason FROM rollouts WHERE state = 'paused'"),

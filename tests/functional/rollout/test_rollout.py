@@ -245,8 +245,7 @@ def test_host_that_rebooted_into_broken_release_boots_old_one_again(
 def test_abort_stops_after_in_flight_steps_and_resume_completes(operator):
     op = operator(time_scale=50.0)
     op.plan()
-    proc = op.start_in_background(stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
+    proc = op.start_in_background()
     try:
         wait_for(lambda: 'done' in {h['state'] for h in op.hosts().values()},
                  timeout=120, interval=0.2)
