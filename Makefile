@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WORK ?= .work
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv docs clean
 
 $(STAMP): requirements.txt test-requirements.txt setup.cfg setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	tools/install-test-deps.sh
 	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests
+
+# Not a set-up command: builds doc/source into doc/build/html.
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html doc/source doc/build/html
 
 clean:
 	rm -rf $(VENV) $(WORK)
