@@ -31,7 +31,9 @@ exclude_patterns = ['_build']
 templates_path = []
 html_static_path = []
 html_theme = 'alabaster'
+# Room for the usage lines of the command-line reference.
+html_theme_options = {'page_width': '1140px', 'sidebar_width': '240px'}
+# Quotes and ellipses only: "--option" must not become an en dash.
+smartquotes_action = 'qe'
 html_title = 'upgrader'
 pygments_style = 'sphinx'
-# Every page is reachable from the table of contents.
-nitpicky = False

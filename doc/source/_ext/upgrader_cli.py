@@ -147,6 +147,9 @@ def render(parser, name, depth=0):
     if depth:
         lines += paragraphs(parser.description)
     arguments, subcommands = _arguments(parser)
+    if not depth and arguments:
+        title = 'Global options' if subcommands else 'Options'
+        lines += [title, UNDERLINES[0] * len(title), '']
     for action in arguments:
         lines += ['.. option:: %s' % formatter._format_action_invocation(
             action), '']

@@ -64,7 +64,7 @@ class UpgraderErrorsDirective(SphinxDirective):
                       ':Exit code: %d' % cls.exit_code]
             if cls.__bases__[0] is not Exception:
                 lines.append(':Kind of: `%s`_' % cls.__bases__[0].__name__)
-            lines += ['', doc, '']
+            lines += ['', doc.replace('What to do:', '**What to do:**'), '']
         return self.parse_text_to_nodes('\n'.join(lines),
                                         allow_section_headings=True)
 
