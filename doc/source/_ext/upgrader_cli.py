@@ -153,8 +153,9 @@ def render(parser, name, depth=0):
     for action in arguments:
         lines += ['.. option:: %s' % formatter._format_action_invocation(
             action), '']
-        help_text = (formatter._expand_help(action) if action.help
-                     else 'No help text.')
+        help_text = formatter._expand_help(action) if action.help else (
+            'No help text.' if action.default in (None, argparse.SUPPRESS)
+            else 'Default: %s.' % action.default)
         lines += ['   ' + line for line in paragraphs(help_text)]
     if subcommands is None:
         return lines
