@@ -5,7 +5,10 @@ Every sub-command (category and action for the nova-manage style commands),
 argument and help text is read from the parser the command builds, so a new
 action or option appears in the documentation without touching it. The
 options are ``.. program::`` / ``.. option::`` entries of Sphinx's standard
-domain: :option:`upgrader-manage rollout plan --canary` links to them.
+domain: :option:`upgrader-manage rollout plan --canary` links to them, and
+a link to an option that no longer exists fails the build (sphinx-argparse
+renders plain lists, which nothing can link to). argparse has no public
+introspection API, so this reads its actions as sphinx-argparse does.
 """
 
 import argparse
