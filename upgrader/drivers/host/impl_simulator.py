@@ -90,7 +90,7 @@ class SimulatorHostDriver(base.HostDriver):
             reachable=True, boot_id=view['boot_id'], packages=dict(installed),
             activity=view['state'] if view['state'] != 'up' else None)
 
-    def install_packages(self, host, versions):
+    def install_packages(self, host, versions, downgrade=False):
         versions = dict(versions)
         if not versions:
             return

@@ -47,7 +47,7 @@ def make_driver(tmp_path, conf_for):
                 'hosts': {HOST: {'address': '127.0.0.1',
                                  'port': server.port}}}}}))
         options = {'driver': 'ssh', 'inventory_file': str(inventory),
-                   'boot_id_file': server.host.boot_id_file,
+                   'boot_id_command': 'cat %s' % server.host.boot_id_file,
                    'boot_poll_interval': '0.05', 'connect_timeout': '2',
                    'command_timeout': '10'}
         options.update(host_access or {})
