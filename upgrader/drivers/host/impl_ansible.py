@@ -153,23 +153,21 @@ class AnsibleHostDriver(base.HostDriver):
             return None
         if self.status(host, versions).packages == versions:
             LOG.debug('Packages already installed on %(host)s: %(pkgs)s',
-                      {'host': host, 'pkgs': _pairs(versions)})
+                      {'host': host, 'pkgs': output.pairs(versions)})
             return None
         step = DOWNGRADE if downgrade else UPGRADE
         LOG.info('Installing %(pkgs)s on %(host)s (%(playbook)s)',
-                 {'host': host, 'pkgs': _pairs(versions),
+                 {'host': host, 'pkgs': output.pairs(versions),
                   'playbook': self.playbooks[step]})
         run = self._run(host, step, {'upgrader_packages': versions},
                         self.options.ansible_timeout)
         installed = self.status(host, versions).packages
-        wrong = ', '.join(
-            '%s is %s (wanted %s)' % (p, installed.get(p, 'not installed'), v)
-            for p, v in sorted(versions.items()) if installed.get(p) != v)
+        wrong = output.mismatches(versions, installed)
         if wrong:
             raise self._failed(host, step, 'the playbook succeeded but '
                                + wrong)
         LOG.info('Installed %(pkgs)s on %(host)s',
-                 {'host': host, 'pkgs': _pairs(versions)})
+                 {'host': host, 'pkgs': output.pairs(versions)})
         return run.tail()
 
     def reboot(self, host):
@@ -266,11 +264,11 @@ class AnsibleHostDriver(base.HostDriver):
         return known
 
     def _failed(self, host, step, reason):
-        return exception.HostActionFailed(
-            host=host, action='%s (playbook %s)' % (
-                ACTIONS.get(step, step),
-                os.path.basename(self.playbooks.get(step, '') or '?')),
-            reason=reason)
+        action = ACTIONS.get(step, step)
+        if step in self.playbooks:
+            action += ' (playbook %s)' % os.path.basename(self.playbooks[step])
+        return exception.HostActionFailed(host=host, action=action,
+                                          reason=reason)
 
 
 def _env():
@@ -280,6 +278,3 @@ def _env():
                             os.environ.get('PATH', os.defpath)])
     return dict(ENV, PATH=path)
 
-
-def _pairs(versions):
-    return ', '.join('%s=%s' % kv for kv in sorted(versions.items()))

@@ -113,10 +113,10 @@ class SSHHostDriver(base.HostDriver):
         with _acting(host, INSTALL):
             if self._installed(entry, versions) == versions:
                 LOG.debug('Packages already installed on %(host)s: '
-                          '%(pkgs)s', {'host': host, 'pkgs': _pairs(versions)})
+                          '%(pkgs)s', {'host': host, 'pkgs': output.pairs(versions)})
                 return None
             LOG.info('Installing %(pkgs)s on %(host)s',
-                     {'host': host, 'pkgs': _pairs(versions)})
+                     {'host': host, 'pkgs': output.pairs(versions)})
             spec = SPECS[entry.package_manager]
             command = self._command(
                 entry, self._template(entry.package_manager, 'install'),
@@ -127,14 +127,11 @@ class SSHHostDriver(base.HostDriver):
             if result.status != 0:
                 raise _failure(result)
             installed = self._installed(entry, versions)
-            wrong = ', '.join(
-                '%s is %s (wanted %s)' % (p, installed.get(p, 'not installed'),
-                                          v)
-                for p, v in sorted(versions.items()) if installed.get(p) != v)
+            wrong = output.mismatches(versions, installed)
             if wrong:
                 raise _Error('the install command succeeded but ' + wrong)
         LOG.info('Installed %(pkgs)s on %(host)s',
-                 {'host': host, 'pkgs': _pairs(versions)})
+                 {'host': host, 'pkgs': output.pairs(versions)})
         return result.tail()
 
     def reboot(self, host):
@@ -484,6 +481,3 @@ def _where(entry):
 def _decode(chunks):
     return b''.join(chunks).decode('utf-8', 'replace')
 
-
-def _pairs(versions):
-    return ', '.join('%s=%s' % kv for kv in sorted(versions.items()))

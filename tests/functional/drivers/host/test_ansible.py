@@ -174,8 +174,8 @@ def test_reboot_that_never_comes_back(fake, make_driver):
     driver.reboot(HOST)
     with pytest.raises(exception.HostActionFailed) as info:
         driver.wait_for_boot(HOST, 'boot-0', timeout=0.5)
-    assert 'not back with a new boot id after 0.5s (last seen: boot id ' \
-           'still boot-0)' in str(info.value)
+    assert 'wait for boot failed: not back with a new boot id after 0.5s ' \
+           '(last seen: boot id still boot-0)' in str(info.value)
 
 
 def test_unreachable_host(make_driver):
