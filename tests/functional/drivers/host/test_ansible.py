@@ -206,3 +206,16 @@ def test_missing_playbook_is_a_config_error(make_driver, tmp_path):
         make_driver({HOST: _local()},
                     ansible_reboot_playbook=str(tmp_path / 'nope.yml'))
     assert 'ansible_reboot_playbook' in str(info.value)
+
+
+@pytest.mark.parametrize('playbook', ['upgrade.yml', 'reboot.yml'])
+def test_shipped_playbooks_parse(playbook, tmp_path):
+    # They change real hosts: here, ansible only reads them.
+    inventory = tmp_path / 'inventory.yml'
+    inventory.write_text(yaml.safe_dump({'all': {'hosts': {HOST: None}}}))
+    done = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
+         '--syntax-check', '-i', str(inventory), '-e',
+         'upgrader_host=%s' % HOST, os.path.join(SHIPPED, playbook)],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
