@@ -18,6 +18,7 @@ from upgrader.common import exception
 from upgrader.common import states
 from upgrader.db import api as db_api
 from upgrader.drivers import compute
+from upgrader.drivers import host as host_drivers
 from upgrader.jobs import board as job_board
 from upgrader.jobs import controller
 from upgrader.jobs import dispatcher
@@ -80,6 +81,7 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
     inventory = compute.fetch(conf).get_inventory()
     plan = planner.make_plan(inventory, plan_policy, hosts=hosts,
                              availability_zones=availability_zones)
+    _check_host_access(conf, tmpl, plan)
     if win is not None:
         for wave in plan.waves:
             if wave.predicted_seconds > win.seconds:
@@ -96,6 +98,25 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
         for host in wave.hosts:
             dbapi.host_run_create(rollout.uuid, host, wave.index)
     return dbapi.rollout_get(rollout.uuid), plan
+
+
+# Steps that act on the host itself, through the host-access driver.
+HOST_ACCESS_STEPS = frozenset(['upgrade_packages', 'reboot'])
+
+
+def _check_host_access(conf, tmpl, plan):
+    """Refuse a plan whose hosts the host-access driver cannot reach (not in
+    its inventory): found now, not mid-roll."""
+    if not HOST_ACCESS_STEPS & set(tmpl.task_names):
+        return
+    hosts = [h for wave in plan.waves for h in wave.hosts]
+    unknown = host_drivers.fetch(conf).unknown_hosts(hosts)
+    if unknown:
+        raise exception.PlanError(
+            reason='%d host(s) of the rollout missing from the host '
+                   'inventory of the %s host driver: %s'
+                   % (len(unknown), conf.host_access.driver,
+                      ', '.join(unknown)))
 
 
 # How many of the latest rollouts that ran plans learn durations from.

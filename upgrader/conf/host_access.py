@@ -1,8 +1,10 @@
 """Options of the [host_access] group: how upgrader reaches compute hosts.
 
-Per-host connection settings (address, user, key, jump host, package
-manager) live in the host inventory file, not here: see
-etc/upgrader/host-inventory.yaml.sample.
+Per-host connection settings of the ssh driver (address, user, key, jump
+host, package manager) live in the host inventory file, not here: see
+etc/upgrader/host-inventory.yaml.sample. The ansible driver reads the
+operator's Ansible inventory and runs their playbooks (samples in
+etc/upgrader/playbooks/).
 """
 
 from oslo_config import cfg
@@ -34,9 +36,9 @@ opts = [
                help='Passphrase of the private key files, if encrypted.'),
     cfg.FloatOpt('boot_poll_interval', default=5.0, min=0.01,
                  help='Seconds between two looks at a rebooting host.'),
-    cfg.StrOpt('boot_id_file', default='/proc/sys/kernel/random/boot_id',
-               help='File on the host holding an id that changes at every '
-                    'boot.'),
+    cfg.StrOpt('boot_id_command',
+               default='cat /proc/sys/kernel/random/boot_id',
+               help='Prints an id of the host that changes at every boot.'),
     cfg.StrOpt('apt_query_command',
                default="dpkg-query --show --showformat="
                        "'$${Package} $${Version} $${db:Status-Status}\\n' "
@@ -65,6 +67,37 @@ opts = [
                help='Reboots the host. The connection may drop before it '
                     'returns. Install and reboot commands are run through '
                     '"sudo -n" for hosts whose inventory says sudo: true.'),
+    # The ansible driver.
+    cfg.ListOpt('ansible_inventory', default=[],
+                help='ansible driver: the Ansible inventory (files, '
+                     'directories or scripts, comma-separated) naming the '
+                     'compute hosts as Nova does, e.g. that of '
+                     'OpenStack-Ansible or kolla-ansible.'),
+    cfg.StrOpt('ansible_status_playbook',
+               default='/etc/upgrader/playbooks/status.yml',
+               help='ansible driver: reads the host\'s boot id and the '
+                    'versions of upgrader_package_names into the facts '
+                    'upgrader_boot_id and upgrader_packages (see '
+                    'etc/upgrader/playbooks/status.yml).'),
+    cfg.StrOpt('ansible_upgrade_playbook',
+               default='/etc/upgrader/playbooks/upgrade.yml',
+               help='ansible driver: installs upgrader_packages (name: '
+                    'exact version) on upgrader_host.'),
+    cfg.StrOpt('ansible_downgrade_playbook',
+               help='ansible driver: puts back upgrader_packages, the '
+                    'versions recorded before the upgrade, in a revert. '
+                    'Default: the upgrade playbook.'),
+    cfg.StrOpt('ansible_reboot_playbook',
+               default='/etc/upgrader/playbooks/reboot.yml',
+               help='ansible driver: reboots upgrader_host; it may wait for '
+                    'the host to come back.'),
+    cfg.FloatOpt('ansible_timeout', default=1800.0, min=1,
+                 help='ansible driver: seconds an upgrade, downgrade or '
+                      'reboot playbook run may take (status runs: '
+                      'command_timeout).'),
+    cfg.StrOpt('ansible_work_dir',
+               help='ansible driver: where ansible-runner keeps each run '
+                    'while it lasts. Default: $state_path/ansible.'),
 ]
 
 

@@ -50,10 +50,18 @@ class UpgradePackages(base.HostTask):
             rt.recorder.remember(rollout_id, host, keys.PREVIOUS_VERSIONS,
                                  previous)
         wanted = host_versions(versions, previous)
+        if versions and not wanted:
+            # Wrong host, wrong package names or a query that reads
+            # nothing: upgrading nothing would pass for success.
+            raise exception.HostActionFailed(
+                host=host, action='package query',
+                reason='none of the release\'s packages (%s) is installed '
+                       'there' % ', '.join(sorted(versions)))
         if any(status.packages.get(p) != v for p, v in wanted.items()):
             self.act('package upgrade')
-            rt.hosts.install_packages(host, wanted)
-            self.event(rollout_id, 'packages upgraded: %s' % _pairs(wanted))
+            out = rt.hosts.install_packages(host, wanted)
+            self.event(rollout_id, 'packages upgraded: %s%s'
+                       % (_pairs(wanted), _output(out)))
         return {'versions': previous, 'boot_id': status.boot_id}
 
     @base.never_raises
@@ -71,8 +79,9 @@ class UpgradePackages(base.HostTask):
         status = rt.hosts.status(host, packages=sorted(wanted))
         if any(status.packages.get(p) != v for p, v in wanted.items()):
             self.act('package restore')
-            rt.hosts.install_packages(host, wanted)
-            self.event(rollout_id, 'packages restored: %s' % _pairs(wanted))
+            out = rt.hosts.install_packages(host, wanted, downgrade=True)
+            self.event(rollout_id, 'packages restored: %s%s'
+                       % (_pairs(wanted), _output(out)))
         if boot_id is not None and status.boot_id != boot_id:
             # The host already booted into the new versions: boot it into
             # the old ones. It is still drained, so this kills nothing.
@@ -104,8 +113,8 @@ class RebootHost(base.HostTask):
             rt.recorder.remember(rollout_id, host, PRE_REBOOT_BOOT_ID, old)
         if status.reachable and status.boot_id == old:
             self.act('reboot')
-            rt.hosts.reboot(host)
-            self.event(rollout_id, 'rebooting')
+            out = rt.hosts.reboot(host)
+            self.event(rollout_id, 'rebooting' + _output(out))
         _wait_until_back(self, host, old, self.arg('timeout', 900))
         self.event(rollout_id, 'back up')
 
@@ -121,3 +130,8 @@ def host_versions(versions, installed):
 
 def _pairs(versions):
     return ', '.join('%s=%s' % kv for kv in sorted(versions.items()))
+
+
+def _output(text):
+    """What the host printed, for an event (drivers masked it)."""
+    return ' (output: %s)' % text if text else ''

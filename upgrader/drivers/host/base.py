@@ -34,16 +34,32 @@ class HostDriver(abc.ABC):
         An unreachable host is not an error: ``reachable`` is False.
         """
 
+    def unknown_hosts(self, hosts):
+        """The hosts, in the order given, this driver has no way to reach
+        (not in its inventory). Asked at plan time.
+
+        :raises: ConfigInvalid if the driver's inventory is unreadable.
+        """
+        return []
+
     @abc.abstractmethod
-    def install_packages(self, host, versions):
+    def install_packages(self, host, versions, downgrade=False):
         """Install exactly these versions (name -> version); wait for it.
 
+        ``downgrade`` says the versions are the ones recorded before an
+        upgrade, being put back (a revert).
+
+        :returns: the last lines of what the tool printed, secrets masked,
+            for the host's event log (None if nothing ran).
         :raises: HostActionFailed with the tool's last lines on failure.
         """
 
     @abc.abstractmethod
     def reboot(self, host):
-        """Ask the host to reboot; returns at once (see wait_for_boot)."""
+        """Ask the host to reboot; returns once asked (see wait_for_boot).
+
+        :returns: as install_packages.
+        """
 
     @abc.abstractmethod
     def wait_for_boot(self, host, old_boot_id, timeout):

@@ -12,6 +12,7 @@ from oslo_log import log as logging
 from upgrader.common import exception
 from upgrader.drivers.compute import impl_openstack
 from upgrader.drivers.host import base
+from upgrader.drivers.host import output
 
 LOG = logging.getLogger(__name__)
 
@@ -90,14 +91,14 @@ class SimulatorHostDriver(base.HostDriver):
             reachable=True, boot_id=view['boot_id'], packages=dict(installed),
             activity=view['state'] if view['state'] != 'up' else None)
 
-    def install_packages(self, host, versions):
+    def install_packages(self, host, versions, downgrade=False):
         versions = dict(versions)
         if not versions:
             return
         view = self._host(host)
         if _has(view, versions):
             LOG.debug('Packages already installed on %(host)s: %(pkgs)s',
-                      {'host': host, 'pkgs': _pairs(versions)})
+                      {'host': host, 'pkgs': output.pairs(versions)})
             return
         job = self._same_install(view, versions)
         if job is None:
@@ -105,7 +106,7 @@ class SimulatorHostDriver(base.HostDriver):
         else:
             LOG.info('Host %(host)s is already installing %(pkgs)s (job '
                      '%(job)s): waiting for it',
-                     {'host': host, 'pkgs': _pairs(versions),
+                     {'host': host, 'pkgs': output.pairs(versions),
                       'job': job['id']})
         job = self._wait_for_job(host, INSTALL, job, self.install_timeout)
         if job['status'] != 'succeeded':
@@ -114,11 +115,11 @@ class SimulatorHostDriver(base.HostDriver):
                 reason=job.get('error') or 'job %s %s' % (job['id'],
                                                           job['status']))
         LOG.info('Installed %(pkgs)s on %(host)s',
-                 {'host': host, 'pkgs': _pairs(versions)})
+                 {'host': host, 'pkgs': output.pairs(versions)})
 
     def _start_install(self, host, versions):
         LOG.info('Installing %(pkgs)s on %(host)s',
-                 {'host': host, 'pkgs': _pairs(versions)})
+                 {'host': host, 'pkgs': output.pairs(versions)})
         resp = self._request('POST', '/hosts/%s/packages' % host, host=host,
                              json={'packages': versions})
         if resp.status_code != 409:
@@ -195,6 +196,3 @@ def _message(resp):
     except (ValueError, KeyError, TypeError):
         return (resp.text or '').strip()[:200] or 'HTTP %d' % resp.status_code
 
-
-def _pairs(versions):
-    return ', '.join('%s=%s' % kv for kv in sorted(versions.items()))

@@ -23,6 +23,7 @@ import paramiko
 from upgrader.common import exception
 from upgrader.drivers.host import base
 from upgrader.drivers.host import inventory
+from upgrader.drivers.host import output
 
 LOG = logging.getLogger(__name__)
 
@@ -33,8 +34,6 @@ WAIT_FOR_BOOT = 'wait for boot'
 
 # How each package manager's install command names an exact version.
 SPECS = {'apt': '{name}={version}', 'dnf': '{name}-{version}'}
-# Lines of a failed command's output quoted in the error.
-TAIL_LINES = 10
 # Seconds between keepalives: a connection to a host that vanished dies.
 KEEPALIVE_INTERVAL = 30
 # The exit status of a command whose connection closed before it ended.
@@ -62,7 +61,7 @@ class _Result:
     stderr: str
 
     def tail(self):
-        return _tail(self.stdout + '\n' + self.stderr)
+        return output.tail(self.stdout + '\n' + self.stderr)
 
 
 class SSHHostDriver(base.HostDriver):
@@ -80,6 +79,9 @@ class SSHHostDriver(base.HostDriver):
                                '{packages}' % (manager, kind))
         self._connections = _Connections(self.options)
         self._sessions = threading.BoundedSemaphore(self.options.max_sessions)
+
+    def unknown_hosts(self, hosts):
+        return self.inventory.missing(hosts)
 
     def close(self):
         """Close every connection (the driver opens new ones if used)."""
@@ -102,18 +104,19 @@ class SSHHostDriver(base.HostDriver):
         return base.HostStatus(reachable=True, boot_id=boot_id,
                                packages=installed)
 
-    def install_packages(self, host, versions):
+    def install_packages(self, host, versions, downgrade=False):
+        # apt_install_command allows downgrades: one command for both.
         versions = dict(versions)
         if not versions:
-            return
+            return None
         entry = self.inventory.get(host)
         with _acting(host, INSTALL):
             if self._installed(entry, versions) == versions:
                 LOG.debug('Packages already installed on %(host)s: '
-                          '%(pkgs)s', {'host': host, 'pkgs': _pairs(versions)})
-                return
+                          '%(pkgs)s', {'host': host, 'pkgs': output.pairs(versions)})
+                return None
             LOG.info('Installing %(pkgs)s on %(host)s',
-                     {'host': host, 'pkgs': _pairs(versions)})
+                     {'host': host, 'pkgs': output.pairs(versions)})
             spec = SPECS[entry.package_manager]
             command = self._command(
                 entry, self._template(entry.package_manager, 'install'),
@@ -124,14 +127,12 @@ class SSHHostDriver(base.HostDriver):
             if result.status != 0:
                 raise _failure(result)
             installed = self._installed(entry, versions)
-            wrong = ', '.join(
-                '%s is %s (wanted %s)' % (p, installed.get(p, 'not installed'),
-                                          v)
-                for p, v in sorted(versions.items()) if installed.get(p) != v)
+            wrong = output.mismatches(versions, installed)
             if wrong:
                 raise _Error('the install command succeeded but ' + wrong)
         LOG.info('Installed %(pkgs)s on %(host)s',
-                 {'host': host, 'pkgs': _pairs(versions)})
+                 {'host': host, 'pkgs': output.pairs(versions)})
+        return result.tail()
 
     def reboot(self, host):
         entry = self.inventory.get(host)
@@ -150,6 +151,7 @@ class SSHHostDriver(base.HostDriver):
             # The host going down before the command ends is success.
             if result.status not in (0, DROPPED):
                 raise _failure(result)
+        return result.tail() or None
 
     def wait_for_boot(self, host, old_boot_id, timeout):
         """Poll the boot id until it changes; a host that does not answer
@@ -189,8 +191,7 @@ class SSHHostDriver(base.HostDriver):
         return 'sudo -n ' + command if privileged and entry.sudo else command
 
     def _boot_id(self, entry):
-        result = self._run(entry, 'cat -- %s'
-                           % shlex.quote(self.options.boot_id_file),
+        result = self._run(entry, self.options.boot_id_command,
                            self.options.command_timeout)
         boot_id = result.stdout.strip()
         if result.status != 0 or not boot_id:
@@ -234,8 +235,7 @@ class SSHHostDriver(base.HostDriver):
                   {'host': entry.name,
                    'command': strutils.mask_password(command),
                    'status': result.status,
-                   'output': strutils.mask_password(
-                       (result.stdout + result.stderr).rstrip())})
+                   'output': output.masked(result.stdout + result.stderr)})
         return result
 
 
@@ -414,7 +414,7 @@ def _collect(channel, timeout):
         if ended and channel.status_event.wait(max(left, 0)):
             return _Result(channel.exit_status, _decode(out), _decode(err))
         if left <= 0:
-            tail = _tail(_decode(out) + '\n' + _decode(err))
+            tail = output.tail(_decode(out) + '\n' + _decode(err))
             raise _Error('still running after %ss%s'
                          % (timeout, ': ' + tail if tail else ''))
         if not ended:
@@ -481,11 +481,3 @@ def _where(entry):
 def _decode(chunks):
     return b''.join(chunks).decode('utf-8', 'replace')
 
-
-def _tail(text):
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return strutils.mask_password(' | '.join(lines[-TAIL_LINES:]))
-
-
-def _pairs(versions):
-    return ', '.join('%s=%s' % kv for kv in sorted(versions.items()))

@@ -151,22 +151,6 @@ def configured(conf):
     return load(path)
 
 
-def missing(hosts, conf=None):
-    """The hosts the configured inventory does not name, in the given order.
-
-    None are missing when no inventory is configured: the driver in use does
-    not need one (the ssh driver refuses to start without it).
-
-    :raises: ConfigInvalid if the configured inventory is invalid.
-    """
-    if conf is None:
-        from upgrader import conf as upgrader_conf
-        conf = upgrader_conf.CONF
-    if not conf.host_access.inventory_file:
-        return []
-    return configured(conf).missing(hosts)
-
-
 # -- parsing -----------------------------------------------------------------
 
 def _hosts(path, data):

@@ -47,7 +47,7 @@ def make_driver(tmp_path, conf_for):
                 'hosts': {HOST: {'address': '127.0.0.1',
                                  'port': server.port}}}}}))
         options = {'driver': 'ssh', 'inventory_file': str(inventory),
-                   'boot_id_file': server.host.boot_id_file,
+                   'boot_id_command': 'cat %s' % server.host.boot_id_file,
                    'boot_poll_interval': '0.05', 'connect_timeout': '2',
                    'command_timeout': '10'}
         options.update(host_access or {})
@@ -282,3 +282,26 @@ def test_encrypted_key(server, make_driver, caplog):
     driver = make_driver(server, host_access={'key_passphrase': SECRET})
     assert driver.status(HOST).reachable
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize('installed, host_access', [
+    ({'unrelated': '1.0'}, None),
+    # A query template that reads nothing must not pass for "up to date".
+    (dict(OLD), {'apt_query_command': 'true {packages}'}),
+])
+def test_no_release_package_on_the_host_fails(server, make_driver,
+                                              monkeypatch, installed,
+                                              host_access):
+    server.host.packages = installed
+    driver = make_driver(server, host_access=host_access)
+    monkeypatch.setattr(tasks_base, '_runtime',
+                        tasks_base.Runtime(compute=None, hosts=driver))
+
+    with pytest.raises(exception.HostActionFailed) as info:
+        host_tasks.UpgradePackages(HOST).execute('r1', HOST, NEW)
+
+    assert str(info.value) == (
+        "Host cmp001: package query failed: none of the release's packages "
+        "(nova-compute, qemu) is installed there")
+    assert 'apt-get' not in [c[0] for c in server.host.commands()]
+    assert server.host.packages == installed

@@ -103,14 +103,10 @@ def _conf(path=None):
     return conf
 
 
-def test_missing_reads_the_configured_inventory(write):
+def test_configured_reads_the_configured_inventory(write):
     conf = _conf(write(GOOD))
-    assert inventory.missing(['cmp001', 'cmp404'], conf) == ['cmp404']
-    assert inventory.missing([], conf) == []
-
-
-def test_nothing_is_missing_without_an_inventory():
-    assert inventory.missing(['cmp001'], _conf()) == []
+    assert inventory.configured(conf).missing(['cmp001', 'cmp404']) == [
+        'cmp404']
     with pytest.raises(exception.ConfigInvalid) as info:
         inventory.configured(_conf())
     assert '[host_access] inventory_file is not set' in str(info.value)
