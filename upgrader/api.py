@@ -37,12 +37,6 @@ ON_BOARD = 'jobboard'
 # Policy keys the planner reads (the rest are the controller's).
 PLANNER_POLICY = frozenset(f.name for f in dataclasses.fields(
     plan_models.Policy))
-# What the host tasks carry out today for an instance that cannot
-# live-migrate; the planner also knows cold-migrate, stop-start and
-# notify-and-wait, which the tasks do not run yet.
-UNMOVABLE_SUPPORTED = (plan_models.UNMOVABLE_SKIP_HOST,
-                       plan_models.UNMOVABLE_FAIL)
-
 
 def plan_rollout(conf, template, to_release=None, hosts=None,
                  availability_zones=None, name=None, **policy):
@@ -146,12 +140,6 @@ def _check_rollout_policy(policy):
         if policy.get(key, 0) < 0:
             raise exception.InvalidInput(reason='%s cannot be negative'
                                          % key)
-    if policy.get('unmovable', UNMOVABLE_SUPPORTED[0]) not in \
-            UNMOVABLE_SUPPORTED:
-        raise exception.InvalidInput(
-            reason='unmovable %s: the host tasks cannot carry it out yet '
-                   '(use %s)' % (policy['unmovable'],
-                                 ' or '.join(UNMOVABLE_SUPPORTED)))
 
 
 def start(conf, rollout, on_event=None, max_failed_hosts=None):

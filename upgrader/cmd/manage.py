@@ -345,6 +345,13 @@ class RolloutCommands:
           help='Maintenance window, e.g. "sat,sun 01:00-05:00 '
                'Europe/Berlin": a wave predicted not to end inside it waits '
                'for the next one (the rollout shows paused).')
+    @args('--unmovable', choices=('skip-host', 'fail', 'cold-migrate',
+                                  'stop-start', 'notify-and-wait'),
+          help='What happens to an instance that cannot be live-migrated, '
+               'unless it asks itself (server metadata or tag '
+               'upgrader:action): skip its host (the default), refuse the '
+               'plan, cold-migrate it, stop it while its host reboots, or '
+               'ask its owner and wait.')
     @args('--first-hosts', type=_host_list,
           help='Comma-separated hosts to upgrade first, in this order.')
     @args('--last-hosts', type=_host_list,

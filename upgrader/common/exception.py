@@ -109,7 +109,7 @@ class TemplateNotFound(NotFound):
 
 
 class MigrationFailed(UpgraderException):
-    _msg_fmt = "Live migration of %(instance)s to %(destination)s: %(reason)s"
+    _msg_fmt = "Migration of %(instance)s to %(destination)s: %(reason)s"
 
 
 class HostNotReady(UpgraderException):
