@@ -284,6 +284,7 @@ def retry_host(conf, rollout, host):
     dbapi = db_api.get_instance()
     found, run = _stopped_host(dbapi, rollout, host, 'retry',
                                (states.HOST_ERROR,))
+    _check_retryable(conf, found, host)
     backend = persistence.get_backend(conf)
     try:
         detail = persistence.get_flow_detail(
@@ -303,6 +304,21 @@ def retry_host(conf, rollout, host):
     dbapi.event_add('to be retried (was: %s)' % run.error,
                     rollout=found.uuid, host=host)
     return states.HOST_PENDING
+
+
+def _check_retryable(conf, rollout, host):
+    """A retried host must hold only instances its plan knows: a later
+    wave may have taken the failed (reverted, enabled) host for upgraded
+    and moved instances onto it, which its flow would refuse to drain."""
+    wave = plan_models.Plan.from_dict(rollout.plan).wave_of(host)
+    known = set(wave.actions_on(host)) if wave else set()
+    extra = [i.uuid for i in compute.fetch(conf).list_instances(host=host)
+             if i.uuid not in known]
+    if extra:
+        raise exception.Conflict(
+            reason='host %s holds %d instance(s) its plan does not drain '
+                   '(moved there by later waves after it failed): skip it '
+                   'and upgrade it in a new rollout' % (host, len(extra)))
 
 
 def skip_host(conf, rollout, host):

@@ -193,6 +193,10 @@ class DbRollouts:
         return [r.host for r in self.dbapi.host_run_list(
             rollout_id, state=states.HOST_SUSPENDED)]
 
+    def pending_hosts(self, rollout_id):
+        return [r.host for r in self.dbapi.host_run_list(
+            rollout_id, state=states.HOST_PENDING)]
+
     def failed_hosts(self, rollout_id):
         return [r.host for r in self.dbapi.host_run_list(
             rollout_id, state=states.HOST_ERROR)]

@@ -253,3 +253,78 @@ def test_over_the_failure_budget_pauses_then_retry_in_place(operator):
     assert report['violations']['total'] == 0, report['violations']
     assert {h['reboots'] for h in report['hosts'].values()} == {1}
     assert {h['state'] for h in op.hosts().values()} == {'done'}
+
+
+def _fault(op, host):
+    op.sim.api(op.sim.connect(), 'POST', 'simulator-admin', '/faults',
+               json={'fault': {'kind': 'package_fail', 'host': host,
+                               'package': 'qemu', 'count': 1}})
+
+
+def _start_until_paused(op):
+    proc = op.start_in_background()
+    paused = wait_for(lambda: op.query(
+        "SELECT paused_reason FROM rollouts WHERE state = 'paused'"),
+        timeout=120, interval=0.1)
+    return proc, paused[0]['paused_reason']
+
+
+def test_a_host_of_an_earlier_wave_retried_during_a_pause_runs_on_resume(
+        operator):
+    op = operator()
+    # Zone az2's empty cmp006 goes first; nothing lands on it later (the
+    # other hosts are in az1), so it can be retried in place.
+    plan = op.plan('--on-failure', 'pause', '--max-failed-hosts', '1',
+                   '--hosts', 'cmp001,cmp002,cmp003,cmp006',
+                   '--first-hosts', 'cmp006')
+    assert plan['waves'][0]['hosts'][0] == 'cmp006'
+    late = plan['waves'][1]['hosts'][0]
+    for host in ('cmp006', late):
+        _fault(op, host)
+    proc, reason = _start_until_paused(op)
+    try:
+        # wave 1's failure is within the budget; wave 2's is one too many.
+        assert 'cmp006' in reason and late in reason
+        for host in ('cmp006', late):
+            assert op.manage('rollout', 'retry-host', 'r1',
+                             host).returncode == 0
+        resumed = op.manage('rollout', 'resume', 'r1', timeout=300)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
+    report = op.sim.report()
+    assert report['violations']['total'] == 0, report['violations']
+    assert {report['hosts'][h]['reboots'] for h in
+            ('cmp001', 'cmp002', 'cmp003', 'cmp006')} == {1}
+
+
+def test_a_failed_host_later_waves_moved_instances_onto_is_not_retried(
+        operator):
+    op = operator()
+    plan = op.plan('--on-failure', 'pause', '--max-failed-hosts', '1')
+    early = plan['waves'][0]['hosts'][0]
+    assert any(m['destination'] == early for m in plan['waves'][1]['moves'])
+    late = plan['waves'][1]['hosts'][0]
+    for host in (early, late):
+        _fault(op, host)
+    proc, reason = _start_until_paused(op)
+    try:
+        refused = op.manage('rollout', 'retry-host', 'r1', early)
+        assert refused.returncode == 2
+        assert 'its plan does not drain' in refused.stderr
+        assert op.hosts()[early]['state'] == 'error'    # nothing changed
+        assert op.manage('rollout', 'skip-host', 'r1',
+                         early).returncode == 0
+        assert op.manage('rollout', 'retry-host', 'r1', late).returncode == 0
+        resumed = op.manage('rollout', 'resume', 'r1', timeout=300)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    hosts = op.hosts()
+    assert hosts[early]['state'] == 'skipped'
+    assert {r['state'] for h, r in hosts.items() if h != early} == {'done'}
+    assert op.sim.report()['violations']['total'] == 0
