@@ -224,6 +224,17 @@ def _print_plan(rollout, plan, output_format, show_moves=False):
     if rollout.policy.get('learned_from'):
         print('Durations learned from rollouts %s'
               % ', '.join(rollout.policy['learned_from']))
+    for w in plan.waves:
+        # What is not a plain live migration, where an operator sees it.
+        for m in w.moves:
+            if m.action != 'live-migrate':
+                print('Instance %s (%s) on %s: %s to %s'
+                      % (m.name, m.instance, m.source, m.action,
+                         m.destination))
+        for stay in w.stays:
+            print('Instance %s (%s) on %s: %s (%s)'
+                  % (stay.name, stay.instance, stay.host, stay.action,
+                     stay.reason))
     for host, reason in sorted(plan.skipped_hosts.items()):
         print('Skipped %s: %s' % (host, reason))
     for warning in plan.warnings:

@@ -50,6 +50,12 @@ def test_cold_migrate_and_stop_start_asked_by_metadata_and_tag(operator):
     _, stay = _loaded_host_server(op, taken=[cold])
     conn.compute.get_server(stay.id).add_tag(conn.compute,
                                              'upgrader:action=stop-start')
+    shown = op.ok('rollout', 'plan', '--template', 'compute-rolling-upgrade',
+                  '--to', 'new', '--name', 'shown').stdout
+    assert 'Instance %s (%s) on %s: stop-start (asked for by its ' \
+        'upgrader:action)' % (stay.name, stay.id, stay.compute_host) in shown
+    assert '(%s) on %s: cold-migrate to ' % (cold.id, cold.compute_host) \
+        in shown
     plan = op.plan()
     assert _moves(plan)[cold.id]['action'] == 'cold-migrate'
     assert _stays(plan)[stay.id]['action'] == 'stop-start'
