@@ -12,7 +12,14 @@ Prints, in one run (well under two minutes):
       would), draining the same waves of hosts as upgrader, and draining
       upgrader's host order max_parallel hosts at a time;
   (c) makespan (sum of the waves' predicted durations) against a lower
-      bound: max(total drain work / max_parallel, the longest single host).
+      bound: max(total drain work / max_parallel, the longest single host);
+  (d) the same comparison carried out on the simulator: a cloud made by its
+      generator (upgrader/simulator/generate.py), read by the openstack
+      compute driver over HTTP, planned, then upgrader's moves and a
+      host-evacuate-live style drain (Nova's scheduler, here the
+      simulator's, picks each destination among all enabled hosts) run
+      side by side on two copies of it; the simulator's referee counts the
+      completed live migrations per instance and any violation.
 
 Clouds are generated from a seed, so every run measures the same clouds.
 Hosts sit in racks of 20, each rack a host aggregate. The policy options
@@ -24,6 +31,7 @@ measure the cost of the rollout limits (e.g. ``--max-unavailable-per-aggregate
                            [--max-unavailable-per-az N|P%]
                            [--max-unavailable-per-aggregate N|P%]
                            [--max-group-disruption N|P%] [--canary]
+                           [--sim-hosts 64]
 """
 
 import argparse
@@ -31,7 +39,9 @@ import bisect
 import collections
 import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
@@ -40,6 +50,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 from upgrader.common import inventory as inv  # noqa: E402
 from upgrader.plan import models  # noqa: E402
 from upgrader.plan import planner  # noqa: E402
+from upgrader.common import exception  # noqa: E402
+from upgrader.simulator import cloud as sim_cloud  # noqa: E402
+from upgrader.simulator import generate as sim_generate  # noqa: E402
+from upgrader.simulator import server as sim_server  # noqa: E402
 
 GIB = 1024
 # A hypervisor after allocation ratios: 64 cores x 4, 320 GiB, 4 TB of disk;
@@ -210,6 +224,136 @@ def makespan_lower_bound(inventory, plan, policy):
     return max(sum(per_host) / policy.max_parallel, max(per_host))
 
 
+# --- (d) on the simulator ---------------------------------------------------
+
+def simulator_comparison(directory, n_hosts, per_host, policy, seed):
+    """Plan a generated simulator cloud and drain it both ways on copies.
+
+    Returns (inventory, plan, {label: (referee report, stuck)}).
+    """
+    path = os.path.join(directory, 'cloud.sqlite')
+    instances = n_hosts * per_host
+    sim_generate.create_cloud(
+        path, hosts=n_hosts + ZONES, instances=instances, azs=ZONES,
+        aggregates=max(1, n_hosts // RACK), spare_hosts_per_az=1,
+        anti_affinity_groups=instances // 30, group_size=3,
+        non_live_migratable_fraction=0.0, seed=seed,
+        max_hosts_out_of_service=policy.max_parallel)
+    inventory = _read_inventory(directory, path)
+    plan = planner.make_plan(inventory, policy)
+    results = {}
+    for label, drain in (('upgrader', _drain_planned),
+                         ('naive', _drain_by_scheduler)):
+        copy = os.path.join(directory, '%s.sqlite' % label)
+        shutil.copyfile(path, copy)
+        stuck = drain(copy, plan)
+        results[label] = (sim_cloud.read_report(copy), stuck)
+    return inventory, plan, results
+
+
+def _read_inventory(directory, path):
+    """The inventory as upgrader reads a real cloud: the openstack driver,
+    openstacksdk, HTTP."""
+    from oslo_config import cfg
+    from upgrader import conf as upgrader_conf
+    from upgrader.drivers import compute
+    with sim_server.SimulatorServer(path) as server:
+        clouds_yaml = server.write_clouds_yaml(
+            os.path.join(directory, 'clouds.yaml'))
+        conf = cfg.ConfigOpts()
+        upgrader_conf.register_opts(conf)
+        conf([], project='upgrader', default_config_files=[])
+        conf.set_override('cloud', sim_server.DEFAULT_CLOUD_NAME, 'cloud')
+        conf.set_override('clouds_file', clouds_yaml, 'cloud')
+        return compute.fetch(conf).get_inventory()
+
+
+class _Clock:
+    """Simulated time for the drains: every wave's migrations end before
+    the next wave starts (an hour later)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.now = time.time()
+
+    def run(self, func):
+        with sim_cloud.open_cloud(self.path, now=self.now) as cloud:
+            return func(cloud)
+
+    def next_wave(self):
+        self.now += 3600.0
+
+
+def _drain(path, plan, start_moves):
+    clock = _Clock(path)
+    stuck = 0
+    for wave in plan.waves:
+        def out(cloud):
+            for host in wave.hosts:
+                cloud.set_service(host, False, 'bench')
+            return start_moves(cloud, wave)
+        stuck += clock.run(out)
+        clock.next_wave()
+        clock.run(lambda cloud: [cloud.set_service(h, True)
+                                 for h in wave.hosts])
+    return stuck
+
+
+def _drain_planned(path, plan):
+    def start(cloud, wave):
+        for move in wave.moves:
+            cloud.live_migrate(move.instance, move.destination)
+        return 0
+    return _drain(path, plan, start)
+
+
+def _drain_by_scheduler(path, plan):
+    """host-evacuate-live on each host of the same waves: no target host,
+    the scheduler picks among every enabled host (upgraded or not)."""
+    def start(cloud, wave):
+        stuck = 0
+        for host in wave.hosts:
+            for row in cloud.conn.execute(
+                    'SELECT uuid FROM instances WHERE host = ? ORDER BY '
+                    'seq', (host,)).fetchall():
+                try:
+                    cloud.live_migrate(row['uuid'])
+                except exception.UpgraderException:
+                    stuck += 1          # "No valid host was found"
+        return stuck
+    return _drain(path, plan, start)
+
+
+def print_simulator_comparison(args, policy):
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix='bench-planner-') as directory:
+        inventory, plan, results = simulator_comparison(
+            directory, args.sim_hosts, args.per_host, policy, args.seed)
+    took = time.perf_counter() - began
+    print('\n(d) on the simulator (%d loaded hosts + %d empty, %d '
+          'instances, %d anti-affinity groups, its generator and its '
+          'scheduler; %.0f s): completed live migrations counted by the '
+          'referee' % (args.sim_hosts, ZONES, len(inventory.instances),
+                       len(inventory.server_groups), took))
+    print('%-9s %7s %6s %4s %5s %10s | %6s' % (
+        'drain', 'migr', 'twice+', 'max', 'stuck', 'violations',
+        'per instance'))
+    print('%-9s %7d %6s %4s %5s %10s | %6.3f' % (
+        'lower', plan.lower_bound_migrations, '-', '-', '-', '-',
+        plan.lower_bound_migrations / len(inventory.instances)))
+    for label, (report, stuck) in results.items():
+        counts = report['migrations']['per_instance']
+        total, twice, most = _stats(counts)
+        print('%-9s %7d %6d %4d %5d %10d | %6.3f' % (
+            label, total, twice, most, stuck,
+            report['violations']['total'],
+            total / len(inventory.instances)))
+    bound = makespan_lower_bound(inventory, plan, policy)
+    print('makespan (predicted) %.1f h against the bound %.1f h: %.2fx'
+          % (plan.predicted_seconds / 3600, bound / 3600,
+             plan.predicted_seconds / bound))
+
+
 def _stats(counts):
     moved = list(counts.values())
     return (sum(moved), sum(1 for n in moved if n > 1), max(moved, default=0))
@@ -232,6 +376,9 @@ def main():
     parser.add_argument('--max-unavailable-per-aggregate', type=_limit)
     parser.add_argument('--max-group-disruption', type=_limit)
     parser.add_argument('--canary', action='store_true')
+    parser.add_argument('--sim-hosts', type=int, default=64,
+                        help='loaded hosts of the simulated cloud of (d); '
+                             '0 leaves (d) out')
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(',')]
     policy = models.Policy(
@@ -299,6 +446,8 @@ def main():
         print('%-8d %6d %6d %8.1f %8.1f %5.2fx' % (
             spare, n, len(plan.waves), plan.predicted_seconds / 3600,
             bound / 3600, plan.predicted_seconds / bound))
+    if args.sim_hosts:
+        print_simulator_comparison(args, policy)
 
 
 if __name__ == '__main__':

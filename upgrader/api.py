@@ -38,12 +38,6 @@ ON_BOARD = 'jobboard'
 # Policy keys the planner reads (the rest are the controller's).
 PLANNER_POLICY = frozenset(f.name for f in dataclasses.fields(
     plan_models.Policy))
-# What the host tasks carry out today for an instance that cannot
-# live-migrate; the planner also knows cold-migrate, stop-start and
-# notify-and-wait, which the tasks do not run yet.
-UNMOVABLE_SUPPORTED = (plan_models.UNMOVABLE_SKIP_HOST,
-                       plan_models.UNMOVABLE_FAIL)
-
 
 def plan_rollout(conf, template, to_release=None, hosts=None,
                  availability_zones=None, name=None, **policy):
@@ -81,7 +75,17 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
     inventory = compute.fetch(conf).get_inventory()
     plan = planner.make_plan(inventory, plan_policy, hosts=hosts,
                              availability_zones=availability_zones)
+<<<<<<< HEAD
     _check_host_access(conf, tmpl, plan)
+=======
+    if 'enable_service' not in tmpl.task_names and any(
+            s.action == plan_models.STOP_START
+            for w in plan.waves for s in w.stays):
+        # Its last step starts what evacuate stopped.
+        raise exception.PlanError(
+            reason='template %s has no enable_service step to start the '
+                   'stop-start instances again' % tmpl.name)
+>>>>>>> h-policy
     if win is not None:
         for wave in plan.waves:
             if wave.predicted_seconds > win.seconds:
@@ -167,12 +171,6 @@ def _check_rollout_policy(policy):
         if policy.get(key, 0) < 0:
             raise exception.InvalidInput(reason='%s cannot be negative'
                                          % key)
-    if policy.get('unmovable', UNMOVABLE_SUPPORTED[0]) not in \
-            UNMOVABLE_SUPPORTED:
-        raise exception.InvalidInput(
-            reason='unmovable %s: the host tasks cannot carry it out yet '
-                   '(use %s)' % (policy['unmovable'],
-                                 ' or '.join(UNMOVABLE_SUPPORTED)))
 
 
 def start(conf, rollout, on_event=None, max_failed_hosts=None):
@@ -317,6 +315,7 @@ def retry_host(conf, rollout, host):
     dbapi = db_api.get_instance()
     found, run = _stopped_host(dbapi, rollout, host, 'retry',
                                (states.HOST_ERROR,))
+    _check_retryable(conf, found, host)
     backend = persistence.get_backend(conf)
     try:
         detail = persistence.get_flow_detail(
@@ -336,6 +335,21 @@ def retry_host(conf, rollout, host):
     dbapi.event_add('to be retried (was: %s)' % run.error,
                     rollout=found.uuid, host=host)
     return states.HOST_PENDING
+
+
+def _check_retryable(conf, rollout, host):
+    """A retried host must hold only instances its plan knows: a later
+    wave may have taken the failed (reverted, enabled) host for upgraded
+    and moved instances onto it, which its flow would refuse to drain."""
+    wave = plan_models.Plan.from_dict(rollout.plan).wave_of(host)
+    known = set(wave.actions_on(host)) if wave else set()
+    extra = [i.uuid for i in compute.fetch(conf).list_instances(host=host)
+             if i.uuid not in known]
+    if extra:
+        raise exception.Conflict(
+            reason='host %s holds %d instance(s) its plan does not drain '
+                   '(moved there by later waves after it failed): skip it '
+                   'and upgrade it in a new rollout' % (host, len(extra)))
 
 
 def skip_host(conf, rollout, host):

@@ -224,6 +224,17 @@ def _print_plan(rollout, plan, output_format, show_moves=False):
     if rollout.policy.get('learned_from'):
         print('Durations learned from rollouts %s'
               % ', '.join(rollout.policy['learned_from']))
+    for w in plan.waves:
+        # What is not a plain live migration, where an operator sees it.
+        for m in w.moves:
+            if m.action != 'live-migrate':
+                print('Instance %s (%s) on %s: %s to %s'
+                      % (m.name, m.instance, m.source, m.action,
+                         m.destination))
+        for stay in w.stays:
+            print('Instance %s (%s) on %s: %s (%s)'
+                  % (stay.name, stay.instance, stay.host, stay.action,
+                     stay.reason))
     for host, reason in sorted(plan.skipped_hosts.items()):
         print('Skipped %s: %s' % (host, reason))
     for warning in plan.warnings:
@@ -345,6 +356,13 @@ class RolloutCommands:
           help='Maintenance window, e.g. "sat,sun 01:00-05:00 '
                'Europe/Berlin": a wave predicted not to end inside it waits '
                'for the next one (the rollout shows paused).')
+    @args('--unmovable', choices=('skip-host', 'fail', 'cold-migrate',
+                                  'stop-start', 'notify-and-wait'),
+          help='What happens to an instance that cannot be live-migrated, '
+               'unless it asks itself (server metadata or tag '
+               'upgrader:action): skip its host (the default), refuse the '
+               'plan, cold-migrate it, stop it while its host reboots, or '
+               'ask its owner and wait.')
     @args('--first-hosts', type=_host_list,
           help='Comma-separated hosts to upgrade first, in this order.')
     @args('--last-hosts', type=_host_list,

@@ -5,6 +5,8 @@
     upgrader-simulator report --state FILE [--format json]
     upgrader-simulator fault {add,list,delete,clear} --state FILE ...
     upgrader-simulator policy --state FILE [--max-hosts-out-of-service N]
+        [--max-hosts-out-of-service-per-az N]
+        [--max-hosts-out-of-service-per-aggregate N]
     upgrader-simulator clouds-yaml --state FILE --url URL [--output PATH]
 
 The cloud lives in one SQLite state file; several servers and commands may
@@ -366,6 +368,9 @@ def _add_policy(sub):
     p.add_argument('--max-hosts-out-of-service-per-az', type=int,
                    help='Hosts disabled or down at once per zone (-1: no '
                         'limit).')
+    p.add_argument('--max-hosts-out-of-service-per-aggregate', type=int,
+                   help='Hosts disabled or down at once per host aggregate '
+                        '(-1: no limit).')
     p.set_defaults(func=_policy)
 
 
@@ -376,10 +381,11 @@ def _policy(args):
             raise exception.InvalidInput(
                 reason='max hosts out of service must not be negative')
         changes['max_hosts_out_of_service'] = args.max_hosts_out_of_service
-    per_az = args.max_hosts_out_of_service_per_az
-    if per_az is not None:
-        changes['max_hosts_out_of_service_per_az'] = (
-            None if per_az < 0 else per_az)
+    for key in ('max_hosts_out_of_service_per_az',
+                'max_hosts_out_of_service_per_aggregate'):
+        value = getattr(args, key)
+        if value is not None:
+            changes[key] = None if value < 0 else value
     policy = _with_state(args.state, lambda conn: referee.set_policy(
         conn, changes) if changes else referee.get_policy(conn))
     common.print_json(policy)

@@ -261,8 +261,9 @@ class TemplateNotFound(NotFound):
 
 
 class MigrationFailed(UpgraderException):
-    """Nova reported a live migration as failed, or it did not finish within the
-    step's ``migration_timeout`` (then upgrader aborted it). Seen in a
+    """Nova reported a live or cold migration as failed, or it did not
+    finish within the step's ``migration_timeout`` (then upgrader aborted
+    it). Seen in a
     host's error; the host is re-enabled, its other instances stay where
     they are.
 
@@ -270,7 +271,7 @@ class MigrationFailed(UpgraderException):
     (``openstack server migration list``), fix the cause, then ``rollout
     retry-host`` and ``rollout resume``.
     """
-    _msg_fmt = "Live migration of %(instance)s to %(destination)s: %(reason)s"
+    _msg_fmt = "Migration of %(instance)s to %(destination)s: %(reason)s"
 
 
 class HostNotReady(UpgraderException):

@@ -73,6 +73,8 @@ class Instance:
     # rollout action from them (``upgrader:action``).
     metadata: dict = dataclasses.field(default_factory=dict)
     tags: list[str] = dataclasses.field(default_factory=list)
+    # The owner's project (named when the owner is asked to act).
+    project_id: str | None = None
 
     @property
     def live_migratable(self):

@@ -3,7 +3,9 @@
 # Store of every host flow.
 ROLLOUT_ID = 'rollout_id'
 HOST = 'host'
-# The planned moves off this host: [{'instance', 'name', 'destination'}].
+# What happens to each instance of this host: [{'instance', 'name',
+# 'destination', 'action'}]; stop-start and notify-and-wait instances
+# stay (destination None).
 MOVES = 'moves'
 # The release's package versions: {package: version}.
 VERSIONS = 'versions'

@@ -66,6 +66,7 @@ class RunWave(task.Task):
             rollouts.pause(rollout_id, reason + ': retry-host or skip-host, '
                            'then rollout resume')
             _wait_while_paused(rt, rollout_id, 'in wave %d' % self.index)
+            self._retry_earlier(rt, rollout_id)
         if self.index == 1 and policy.get('canary') and \
                 self.index < rollouts.wave_count(rollout_id):
             if policy.get('canary_soak_seconds'):
@@ -76,11 +77,24 @@ class RunWave(task.Task):
                                'it, then rollout resume')
         return outcomes
 
-    def _run_hosts(self, rt, rollout_id):
-        """Run the wave's host flows; their outcomes, host by host."""
+    def _retry_earlier(self, rt, rollout_id):
+        """Run the hosts of earlier waves retried during the pause, each
+        earlier wave's apart (a part of a planned wave keeps its limits,
+        and its moves' room was kept for them)."""
+        pending = set(rt.rollouts.pending_hosts(rollout_id))
+        for index in range(1, self.index):
+            self._run_hosts(rt, rollout_id, index, only=pending)
+
+    def _run_hosts(self, rt, rollout_id, index=None, only=None):
+        """Run a wave's host flows (this one's by default; with ``only``,
+        those of these hosts); their outcomes, host by host."""
         rollouts = rt.rollouts
-        jobs = rollouts.host_jobs(rollout_id, self.index)
-        rt.recorder.wave(rollout_id, self.index, [j.host for j in jobs])
+        index = index or self.index
+        jobs = [j for j in rollouts.host_jobs(rollout_id, index)
+                if only is None or j.host in only]
+        if only is not None and not jobs:
+            return {}
+        rt.recorder.wave(rollout_id, index, [j.host for j in jobs])
         for host in rollouts.suspended_hosts(rollout_id):
             rt.recorder.host_state(rollout_id, host, states.HOST_RUNNING)
         outcomes = rt.dispatcher.run_hosts(
@@ -92,7 +106,7 @@ class RunWave(task.Task):
         if suspended:
             raise exception.RolloutAborted(
                 rollout=rollout_id,
-                reason='wave %d suspended on %s' % (self.index,
+                reason='wave %d suspended on %s' % (index,
                                                    ', '.join(suspended)))
         known = set(rollouts.failed_hosts(rollout_id))
         for host in sorted(h for h, o in outcomes.items()

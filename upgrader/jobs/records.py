@@ -129,8 +129,13 @@ class DbRollouts:
             if host in skipped:
                 continue
             moves = [{'instance': m.instance, 'name': m.name,
-                      'destination': m.destination}
+                      'destination': m.destination, 'action': m.action}
                      for m in wave.moves if m.source == host]
+            # Instances that stay (stop-start, notify-and-wait): the
+            # evacuate step acts on them too.
+            moves += [{'instance': s.instance, 'name': s.name,
+                       'destination': None, 'action': s.action}
+                      for s in wave.stays if s.host == host]
             jobs.append(dispatcher.HostJob(
                 rollout_id=rollout.uuid, host=host,
                 template_content=rollout.template_content, moves=moves,
@@ -187,6 +192,10 @@ class DbRollouts:
     def suspended_hosts(self, rollout_id):
         return [r.host for r in self.dbapi.host_run_list(
             rollout_id, state=states.HOST_SUSPENDED)]
+
+    def pending_hosts(self, rollout_id):
+        return [r.host for r in self.dbapi.host_run_list(
+            rollout_id, state=states.HOST_PENDING)]
 
     def failed_hosts(self, rollout_id):
         return [r.host for r in self.dbapi.host_run_list(

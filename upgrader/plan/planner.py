@@ -298,7 +298,8 @@ class _Waves:
 
         Empty hosts first; then in each zone where nothing lands for good
         yet (no host started empty or is outside the rollout) and none of
-        this wave is, its smallest host spills onto hosts drained later:
+        this wave is (nor an empty host a limit made wait), its smallest
+        host spills onto hosts drained later:
         those instances move twice, as few as any plan must (see
         :func:`_lower_bound`); then every host that drains onto final
         hosts. If no host fits at all, the smallest host spills the same
@@ -309,8 +310,12 @@ class _Waves:
         for host in itertools.takewhile(self.empty.__contains__, hosts):
             if not forming.full():
                 self._join(forming, host)
-        handled = forming.landing | {self.placement.zone(h)
-                                     for h in wave.hosts}
+        # A zone whose empty host waits for a later wave (a limit kept it
+        # out of this one) gets a landing place then: spilling now would
+        # move instances twice for nothing.
+        handled = forming.landing | {self.placement.zone(h) for h in
+                                     wave.hosts} | {
+            self.placement.zone(h) for h in hosts if h in self.empty}
         for zone_hosts in _zones_without_landing(self.placement, hosts,
                                                  self.zones, handled):
             if not forming.full():

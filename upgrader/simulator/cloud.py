@@ -1,4 +1,5 @@
-"""The simulated cloud's behaviour: services, live migrations, host agent jobs.
+"""The simulated cloud's behaviour: services, live and cold migrations,
+instance power, host agent jobs.
 
 Time is lazy: an operation records when it started and when it ends (its
 simulated duration divided by the time scale); :meth:`Cloud.advance` first
@@ -18,12 +19,29 @@ from upgrader.simulator import generate
 from upgrader.simulator import referee
 from upgrader.simulator import state
 
-ACTIVE_MIGRATION = ('queued', 'preparing', 'running')
+LIVE = 'live-migration'
+COLD = 'migration'
+# Nova's migration statuses while each kind is in flight (the destination
+# holds the instance's allocation).
+LIVE_ACTIVE = ('queued', 'preparing', 'running')
+COLD_ACTIVE = ('pre-migrating', 'migrating', 'post-migrating')
+ACTIVE_MIGRATION = LIVE_ACTIVE + COLD_ACTIVE
+# A cold migration that landed: the instance is VERIFY_RESIZE on its
+# destination and the source keeps its allocation until confirmResize.
+FINISHED = 'finished'
 # Packages whose new version is only in use after a reboot.
 REBOOT_REQUIRED = frozenset(['linux-image'])
 RESOURCES = ('VCPU', 'MEMORY_MB', 'DISK_GB')
 POWER_SHUTDOWN = 4
 POWER_RUNNING = 1
+# vm_state -> (status, power state) of an instance at rest.
+AT_REST = {'active': ('ACTIVE', POWER_RUNNING),
+           'stopped': ('SHUTOFF', POWER_SHUTDOWN)}
+
+
+def _marks(values):
+    """'(?, ?, ?)' for an SQL IN over ``values``."""
+    return '(%s)' % ', '.join('?' * len(values))
 
 
 @contextlib.contextmanager
@@ -47,8 +65,9 @@ class Cloud:
         self.now = time.time() if now is None else now
         self.time_scale = float(time_scale or
                                 state.get_meta(conn, 'time_scale', 1000.0))
-        self.durations = state.get_meta(conn, 'durations',
-                                        generate.DEFAULT_DURATIONS)
+        # Clouds created before a duration existed get its default.
+        self.durations = dict(generate.DEFAULT_DURATIONS,
+                              **state.get_meta(conn, 'durations', {}))
         self.seed = state.get_meta(conn, 'seed', 0)
 
     def _q(self, sql, *args):
@@ -62,8 +81,9 @@ class Cloud:
     def advance(self):
         """Apply every migration and job end that is due, in time order."""
         due = [(m['ends_at'], 0, m['id']) for m in self._q(
-            'SELECT id, ends_at FROM migrations WHERE status IN (?, ?, ?) '
-            'AND stuck = 0 AND ends_at <= ?', *ACTIVE_MIGRATION, self.now)]
+            'SELECT id, ends_at FROM migrations WHERE status IN %s AND '
+            'stuck = 0 AND ends_at <= ?' % _marks(ACTIVE_MIGRATION),
+            *ACTIVE_MIGRATION, self.now)]
         due += [(j['ends_at'], 1, j['id']) for j in self._q(
             "SELECT id, ends_at FROM jobs WHERE status = 'running' AND "
             "outcome != 'never' AND ends_at <= ?", self.now)]
@@ -81,12 +101,14 @@ class Cloud:
         self._update_migration_phases()
 
     def _update_migration_phases(self):
-        for m in self._q('SELECT * FROM migrations WHERE status IN (?, ?, ?)',
+        for m in self._q('SELECT * FROM migrations WHERE status IN %s'
+                         % _marks(ACTIVE_MIGRATION),
                          *ACTIVE_MIGRATION).fetchall():
             duration = max(m['ends_at'] - m['started_at'], 1e-9)
             done = (self.now - m['started_at']) / duration
-            phase = ('queued' if done < 0.05 else
-                     'preparing' if done < 0.15 else 'running')
+            phases = LIVE_ACTIVE if m['migration_type'] == LIVE else (
+                COLD_ACTIVE)
+            phase = phases[0 if done < 0.05 else 1 if done < 0.15 else 2]
             if phase != m['status']:
                 self._q('UPDATE migrations SET status = ?, updated_at = ? '
                         'WHERE id = ?', phase, self.now, m['id'])
@@ -135,8 +157,9 @@ class Cloud:
     def usage(self, name=None):
         """Allocated resources per host: instances on it plus incoming ones.
 
-        Like Placement during a live migration, both the source (held by the
-        migration) and the destination (held by the instance) are allocated.
+        Like Placement during a migration, both the source (held by the
+        migration) and the destination (held by the instance) are allocated,
+        until a cold migration is confirmed.
         """
         usage = {h['name']: dict.fromkeys(RESOURCES, 0) for h in self.hosts()}
         rows = list(self._q(
@@ -145,8 +168,13 @@ class Cloud:
         rows += list(self._q(
             'SELECT m.dest_compute AS host, f.vcpus, f.ram, f.disk + '
             'f.ephemeral AS disk FROM migrations m JOIN flavors f ON '
-            'f.id = m.flavor_id WHERE m.status IN (?, ?, ?)',
-            *ACTIVE_MIGRATION))
+            'f.id = m.flavor_id WHERE m.status IN %s'
+            % _marks(ACTIVE_MIGRATION), *ACTIVE_MIGRATION))
+        rows += list(self._q(
+            'SELECT m.source_compute AS host, f.vcpus, f.ram, f.disk + '
+            'f.ephemeral AS disk FROM migrations m JOIN flavors f ON '
+            'f.id = m.flavor_id WHERE m.status = ? AND m.migration_type = ?',
+            FINISHED, COLD))
         for r in rows:
             u = usage[r['host']]
             u['VCPU'] += r['vcpus']
@@ -203,7 +231,7 @@ class Cloud:
             "WHERE me.instance_uuid = ? AND other.instance_uuid != ? "
             "AND g.policy = 'anti-affinity' AND (i.host = ? OR i.uuid IN "
             "(SELECT instance_uuid FROM migrations WHERE dest_compute = ? "
-            "AND status IN (?, ?, ?)))",
+            "AND status IN %s))" % _marks(ACTIVE_MIGRATION),
             instance_uuid, instance_uuid, host_name, host_name,
             *ACTIVE_MIGRATION)]
 
@@ -237,7 +265,98 @@ class Cloud:
             dest = self._schedule(inst, flavor)
         else:
             dest = self._check_destination(inst, flavor, host, force)
-        return self._start_migration(inst, flavor, source, dest)
+        return self._start_migration(inst, flavor, source, dest, LIVE)
+
+    def cold_migrate(self, instance_uuid, host=None):
+        """Start a cold migration (Nova's ``migrate`` action); return it.
+
+        An ACTIVE instance is powered off, copied and started again on the
+        destination, a SHUTOFF one stays off: either way it ends in
+        VERIFY_RESIZE there, until :meth:`confirm_resize`.
+        """
+        inst = self.instance(instance_uuid)
+        if inst['status'] not in ('ACTIVE', 'SHUTOFF') or inst['task_state']:
+            raise exception.Conflict(
+                "Cannot 'migrate' instance %s while it is in vm_state %s, "
+                "task_state %s" % (instance_uuid, inst['vm_state'],
+                                   inst['task_state']))
+        source = self.host(inst['host'])
+        if not self.is_up(source):
+            raise exception.Conflict('Compute service of %s is unavailable '
+                                     'at this time.' % source['name'])
+        flavor = self.flavor(inst['flavor_id'])
+        if host is None:
+            dest = self._schedule(inst, flavor)
+        else:
+            dest = self._check_destination(inst, flavor, host, False)
+        return self._start_migration(inst, flavor, source, dest, COLD)
+
+    def confirm_resize(self, instance_uuid):
+        """Confirm a finished cold migration: the source frees its share."""
+        mig = self._awaiting_confirm(instance_uuid, 'confirmResize')
+        self._q('UPDATE migrations SET status = ?, updated_at = ? WHERE '
+                'id = ?', 'confirmed', self.now, mig['id'])
+        self._at_rest(instance_uuid, mig['old_vm_state'])
+        referee.event(self.conn, self.now, 'migration_confirmed',
+                      'cold migration %d of %s confirmed'
+                      % (mig['id'], instance_uuid),
+                      host=mig['dest_compute'], instance=instance_uuid)
+
+    def revert_resize(self, instance_uuid):
+        """Revert a finished cold migration: back on its source."""
+        mig = self._awaiting_confirm(instance_uuid, 'revertResize')
+        source = self.host(mig['source_compute'])
+        self._q('UPDATE migrations SET status = ?, updated_at = ? WHERE '
+                'id = ?', 'reverted', self.now, mig['id'])
+        self._q('UPDATE instances SET host = ?, az = ? WHERE uuid = ?',
+                source['name'], source['az'], instance_uuid)
+        self._at_rest(instance_uuid, mig['old_vm_state'])
+        referee.event(self.conn, self.now, 'migration_reverted',
+                      'cold migration %d of %s reverted to %s'
+                      % (mig['id'], instance_uuid, source['name']),
+                      host=source['name'], instance=instance_uuid)
+
+    def _awaiting_confirm(self, instance_uuid, action):
+        inst = self.instance(instance_uuid)
+        if inst['status'] != 'VERIFY_RESIZE':
+            raise exception.Conflict(
+                "Cannot '%s' instance %s while it is in vm_state %s"
+                % (action, instance_uuid, inst['vm_state']))
+        found = self.migrations(instance_uuid=instance_uuid,
+                                status=FINISHED, migration_type=COLD)
+        if not found:
+            raise exception.NotFound('Instance has not been resized.')
+        return found[0]
+
+    def _at_rest(self, instance_uuid, vm_state):
+        status, power = AT_REST[vm_state or 'active']
+        self._q('UPDATE instances SET status = ?, vm_state = ?, task_state '
+                '= NULL, power_state = ?, updated_at = ? WHERE uuid = ?',
+                status, vm_state or 'active', power, self.now, instance_uuid)
+
+    def set_power(self, instance_uuid, on):
+        """os-start / os-stop: at once (Nova takes seconds, asynchronously).
+
+        A stopped instance is not running: a reboot of its host does not
+        kill it (see :meth:`_kill_instances`).
+        """
+        inst = self.instance(instance_uuid)
+        wanted_from = 'SHUTOFF' if on else 'ACTIVE'
+        if inst['status'] != wanted_from or inst['task_state']:
+            raise exception.Conflict(
+                "Cannot '%s' instance %s while it is in vm_state %s"
+                % ('start' if on else 'stop', instance_uuid,
+                   inst['vm_state']))
+        if on and not self.is_up(self.host(inst['host'])):
+            raise exception.Conflict('Compute service of %s is unavailable '
+                                     'at this time.' % inst['host'])
+        self._at_rest(instance_uuid, 'active' if on else 'stopped')
+        referee.event(self.conn, self.now,
+                      'instance_started' if on else 'instance_stopped',
+                      'instance %s %s on %s' % (
+                          instance_uuid, 'started' if on else 'stopped',
+                          inst['host']),
+                      host=inst['host'], instance=instance_uuid)
 
     def _check_destination(self, inst, flavor, host, force):
         try:
@@ -291,7 +410,7 @@ class Cloud:
                 'available for instance %s.' % inst['uuid'])
         return best[1]
 
-    def _start_migration(self, inst, flavor, source, dest):
+    def _start_migration(self, inst, flavor, source, dest, kind):
         cur = self._q('SELECT COALESCE(MAX(id), 0) + 1 FROM migrations')
         seq = cur.fetchone()[0]
         hosts = (source['name'], dest['name'])
@@ -300,27 +419,38 @@ class Cloud:
         failed = None if stuck else faults.trigger(
             self.conn, 'migration_fail', 'migration:%d' % seq, hosts=hosts,
             instance=inst['uuid'])
-        seconds = (self.durations['live_migration_base']
-                   + self.durations['live_migration_per_gb']
-                   * flavor['ram'] / 1024.0)
+        if kind == LIVE:
+            seconds = (self.durations['live_migration_base']
+                       + self.durations['live_migration_per_gb']
+                       * flavor['ram'] / 1024.0)
+            status, task_state = 'MIGRATING', 'migrating'
+        else:
+            # The disk is copied, not the memory.
+            seconds = (self.durations['cold_migration_base']
+                       + self.durations['cold_migration_per_gb']
+                       * (flavor['disk'] + flavor['ephemeral']))
+            status, task_state = 'RESIZE', 'resize_migrating'
         mig_uuid = str(uuid.uuid4())
         self._q('INSERT INTO migrations (id, uuid, instance_uuid, '
-                'migration_type, source_compute, dest_compute, status, '
-                'outcome, stuck, started_at, ends_at, flavor_id, project_id, '
-                'user_id, error, created_at, updated_at) VALUES (?, ?, ?, '
-                "'live-migration', ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, "
-                '?, ?)', seq, mig_uuid, inst['uuid'], source['name'],
-                dest['name'], 'error' if failed else 'completed',
-                1 if stuck else 0, self.now, self.now + self._wall(seconds),
-                flavor['id'], inst['project_id'], inst['user_id'],
+                'migration_type, old_vm_state, source_compute, dest_compute, '
+                'status, outcome, stuck, started_at, ends_at, flavor_id, '
+                'project_id, user_id, error, created_at, updated_at) VALUES '
+                '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', seq,
+                mig_uuid, inst['uuid'], kind, inst['vm_state'],
+                source['name'], dest['name'],
+                LIVE_ACTIVE[0] if kind == LIVE else COLD_ACTIVE[0],
+                'error' if failed else 'completed', 1 if stuck else 0,
+                self.now, self.now + self._wall(seconds), flavor['id'],
+                inst['project_id'], inst['user_id'],
                 'simulated fault %d' % failed['id'] if failed else None,
                 self.now, self.now)
-        self._q("UPDATE instances SET status = 'MIGRATING', task_state = "
-                "'migrating', updated_at = ? WHERE uuid = ?", self.now,
-                inst['uuid'])
+        self._q('UPDATE instances SET status = ?, task_state = ?, '
+                'updated_at = ? WHERE uuid = ?', status, task_state,
+                self.now, inst['uuid'])
         referee.event(self.conn, self.now, 'migration_started',
-                      'live migration %d of %s from %s to %s'
-                      % (seq, inst['uuid'], source['name'], dest['name']),
+                      '%s %d of %s from %s to %s'
+                      % (_kind(kind), seq, inst['uuid'], source['name'],
+                         dest['name']),
                       host=source['name'], instance=inst['uuid'])
         return self.migration(seq)
 
@@ -348,7 +478,7 @@ class Cloud:
             sql += ' AND migration_type = ?'
             args.append(migration_type)
         if active_only:
-            sql += ' AND status IN (?, ?, ?)'
+            sql += ' AND status IN %s' % _marks(ACTIVE_MIGRATION)
             args += list(ACTIVE_MIGRATION)
         return self.conn.execute(sql + ' ORDER BY created_at DESC, id DESC',
                                  args).fetchall()
@@ -361,6 +491,10 @@ class Cloud:
         if mig is None:
             raise exception.NotFound('Migration %s for server %s could not '
                                      'be found.' % (mig_id, instance_uuid))
+        if mig['migration_type'] != LIVE:
+            raise exception.InvalidInput(
+                'Migration %s for server %s is not a live migration.'
+                % (mig_id, instance_uuid))
         if mig['status'] not in ACTIVE_MIGRATION:
             raise exception.Conflict(
                 'Migration %s state of instance %s is %s. Cannot abort live '
@@ -373,14 +507,22 @@ class Cloud:
             self._fail_migration(mig, at, 'error', mig['error'])
             return
         dest = self.host(mig['dest_compute'])
-        self._q("UPDATE instances SET host = ?, az = ?, status = 'ACTIVE', "
-                "task_state = NULL, updated_at = ? WHERE uuid = ?",
-                dest['name'], dest['az'], at, mig['instance_uuid'])
-        self._q("UPDATE migrations SET status = 'completed', updated_at = ? "
-                "WHERE id = ?", at, mig['id'])
-        referee.event(self.conn, at, 'migration_completed',
-                      'live migration %d of %s to %s completed'
-                      % (mig['id'], mig['instance_uuid'], dest['name']),
+        if mig['migration_type'] == LIVE:
+            status, vm_state, done = 'ACTIVE', 'active', 'completed'
+        else:
+            status, vm_state, done = 'VERIFY_RESIZE', 'resized', FINISHED
+        power = (POWER_SHUTDOWN if mig['old_vm_state'] == 'stopped'
+                 else POWER_RUNNING)
+        self._q('UPDATE instances SET host = ?, az = ?, status = ?, '
+                'vm_state = ?, power_state = ?, task_state = NULL, '
+                'updated_at = ? WHERE uuid = ?', dest['name'], dest['az'],
+                status, vm_state, power, at, mig['instance_uuid'])
+        self._q('UPDATE migrations SET status = ?, updated_at = ? '
+                'WHERE id = ?', done, at, mig['id'])
+        referee.event(self.conn, at, 'migration_' + done,
+                      '%s %d of %s to %s %s'
+                      % (_kind(mig['migration_type']), mig['id'],
+                         mig['instance_uuid'], dest['name'], done),
                       host=dest['name'], instance=mig['instance_uuid'])
         self._check_landing(mig, dest, at)
 
@@ -412,12 +554,14 @@ class Cloud:
     def _fail_migration(self, mig, at, status, error):
         self._q('UPDATE migrations SET status = ?, error = ?, updated_at = ? '
                 'WHERE id = ?', status, error, at, mig['id'])
-        self._q("UPDATE instances SET status = 'ACTIVE', task_state = NULL, "
-                "updated_at = ? WHERE uuid = ? AND status = 'MIGRATING'",
-                at, mig['instance_uuid'])
+        inst = self.instance(mig['instance_uuid'])
+        if inst['status'] in ('MIGRATING', 'RESIZE'):
+            # Back at rest on its source, as it was before.
+            self._at_rest(inst['uuid'], mig['old_vm_state'])
         referee.event(self.conn, at, 'migration_' + status,
-                      'live migration %d of %s: %s (%s)'
-                      % (mig['id'], mig['instance_uuid'], status, error),
+                      '%s %d of %s: %s (%s)'
+                      % (_kind(mig['migration_type']), mig['id'],
+                         mig['instance_uuid'], status, error),
                       host=mig['source_compute'],
                       instance=mig['instance_uuid'])
 
@@ -502,10 +646,16 @@ class Cloud:
             referee.check_out_of_service(self.conn, self.now, name)
         return job
 
+    def _running(self, name):
+        """Instances whose guest runs on host ``name``: every one but those
+        powered off (SHUTOFF, or a stopped one being cold-migrated) or in
+        ERROR. A reboot kills these, and only these."""
+        return self._q("SELECT * FROM instances WHERE host = ? AND status "
+                       "NOT IN ('SHUTOFF', 'ERROR') AND power_state != ? "
+                       "ORDER BY seq", name, POWER_SHUTDOWN).fetchall()
+
     def _kill_instances(self, name, job_id):
-        for inst in self._q("SELECT * FROM instances WHERE host = ? AND "
-                            "status NOT IN ('SHUTOFF', 'ERROR')",
-                            name).fetchall():
+        for inst in self._running(name):
             self._q("UPDATE instances SET status = 'SHUTOFF', vm_state = "
                     "'stopped', task_state = NULL, power_state = ?, "
                     "updated_at = ? WHERE uuid = ?", POWER_SHUTDOWN,
@@ -562,9 +712,7 @@ class Cloud:
         for mig in self.migrations(host=name, active_only=True):
             self._fail_migration(mig, at, 'error',
                                  'nova-compute restarted on %s' % name)
-        running = [r['uuid'] for r in self._q(
-            "SELECT uuid FROM instances WHERE host = ? AND status NOT IN "
-            "('SHUTOFF', 'ERROR') ORDER BY seq", name)]
+        running = [r['uuid'] for r in self._running(name)]
         if running:
             referee.record(
                 self.conn, referee.SERVICE_RESTARTED, at,
@@ -581,6 +729,10 @@ class Cloud:
         self._q('INSERT OR REPLACE INTO packages (host, name, version, '
                 'running_version) VALUES (?, ?, ?, ?)', name, package,
                 version, running)
+
+
+def _kind(migration_type):
+    return 'live migration' if migration_type == LIVE else 'cold migration'
 
 
 def read_report(state_file):

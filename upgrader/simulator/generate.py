@@ -47,10 +47,13 @@ DEFAULT_DURATIONS = {
     'live_migration_per_gb': 10.0,   # 4 GB -> 60 s
     'reboot': 120.0,
     'package_install': 30.0,         # per package
+    'cold_migration_base': 30.0,     # plus per GB of disk copied
+    'cold_migration_per_gb': 0.5,    # 80 GB -> 70 s
 }
 DEFAULT_POLICY = {
     'max_hosts_out_of_service': 1,
     'max_hosts_out_of_service_per_az': None,
+    'max_hosts_out_of_service_per_aggregate': None,
 }
 ADMIN_USER = 'admin'
 ADMIN_PROJECT = 'admin'

@@ -1,8 +1,15 @@
 """The referee: every invariant violation the simulator sees, and the report.
 
 Violations are recorded as they happen (an instance killed by a reboot, too
-many hosts out of service, capacity overcommitted or anti-affinity broken
-where a migration lands); a host left disabled is judged when reporting.
+many hosts out of service cloud-wide, in a zone or in an aggregate, capacity
+overcommitted or anti-affinity broken where a migration lands); a host left
+disabled is judged when reporting.
+
+An instance is killed when its host reboots while its guest runs: a SHUTOFF
+instance (stopped through the API, as the stop-start action does) is not,
+nor is a stopped one being cold-migrated. It is listed under
+``instances_shutoff`` in the report, so a run can check that everything
+stopped for a reboot was started again.
 """
 
 import collections
@@ -51,30 +58,43 @@ def set_policy(conn, policy):
 
 
 def check_out_of_service(conn, now, host):
-    """Called when ``host`` has just left service (disabled or down)."""
+    """Called when ``host`` has just left service (disabled or down).
+
+    Judged cloud-wide, in the host's availability zone and in each of its
+    host aggregates, against the policy's limits (None: no limit).
+    """
     out = conn.execute(OUT_OF_SERVICE_SQL).fetchall()
     policy = get_policy(conn)
-    limit = policy.get('max_hosts_out_of_service')
-    names = [r['name'] for r in out]
-    if limit is not None and len(out) > limit:
-        record(conn, TOO_MANY_OUT, now,
-               '%d hosts out of service at once (max %d) when %s left '
-               'service: %s' % (len(out), limit, host, ', '.join(names)),
-               host=host, details={'hosts': names, 'max': limit,
-                                   'scope': 'cloud'})
-    az_limit = policy.get('max_hosts_out_of_service_per_az')
-    if az_limit is None:
-        return
     az = conn.execute('SELECT az FROM hosts WHERE name = ?',
                       (host,)).fetchone()['az']
-    in_az = [r['name'] for r in out if r['az'] == az]
-    if len(in_az) > az_limit:
+    scopes = [('cloud', None, policy.get('max_hosts_out_of_service'),
+               [r['name'] for r in out])]
+    scopes.append(('az', az, policy.get('max_hosts_out_of_service_per_az'),
+                   [r['name'] for r in out if r['az'] == az]))
+    agg_limit = policy.get('max_hosts_out_of_service_per_aggregate')
+    if agg_limit is not None:
+        down = {r['name'] for r in out}
+        for agg in conn.execute(
+                'SELECT a.id, a.name FROM aggregates a JOIN aggregate_hosts '
+                'h ON h.aggregate_id = a.id WHERE h.host = ? ORDER BY a.name',
+                (host,)).fetchall():
+            members = [r['host'] for r in conn.execute(
+                'SELECT host FROM aggregate_hosts WHERE aggregate_id = ? '
+                'ORDER BY host', (agg['id'],))]
+            scopes.append(('aggregate', agg['name'], agg_limit,
+                           [m for m in members if m in down]))
+    for scope, name, limit, names in scopes:
+        if limit is None or len(names) <= limit:
+            continue
+        where = '' if name is None else ' in %s %s' % (
+            'zone' if scope == 'az' else scope, name)
         record(conn, TOO_MANY_OUT, now,
-               '%d hosts out of service at once in zone %s (max %d) when %s '
-               'left service: %s' % (len(in_az), az, az_limit, host,
-                                     ', '.join(in_az)),
-               host=host, details={'hosts': in_az, 'max': az_limit,
-                                   'scope': 'az:%s' % az})
+               '%d hosts out of service at once%s (max %d) when %s left '
+               'service: %s' % (len(names), where, limit, host,
+                                ', '.join(names)),
+               host=host, details={'hosts': names, 'max': limit,
+                                   'scope': scope if name is None
+                                   else '%s:%s' % (scope, name)})
 
 
 def report(conn, now):
@@ -99,6 +119,9 @@ def report(conn, now):
             'SELECT COUNT(*) FROM instances').fetchone()[0],
         'instances_killed': len(killed),
         'killed_instances': killed,
+        'instances_shutoff': [r['uuid'] for r in conn.execute(
+            "SELECT uuid FROM instances WHERE status = 'SHUTOFF' ORDER BY "
+            'seq')],
         'violations': {'total': len(violations),
                        'by_kind': {k: by_kind.get(k, 0) for k in KINDS},
                        'details': violations},

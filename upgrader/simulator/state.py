@@ -11,7 +11,7 @@ import sqlite3
 
 from upgrader.common import exception
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30000
 
 SCHEMA = """
@@ -78,6 +78,7 @@ CREATE TABLE instances (
     task_state TEXT,
     power_state INTEGER NOT NULL,
     metadata TEXT NOT NULL DEFAULT '{}',
+    tags TEXT NOT NULL DEFAULT '[]',  -- JSON list, in the order added
     live_migratable INTEGER NOT NULL DEFAULT 1,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
@@ -112,7 +113,8 @@ CREATE TABLE migrations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid TEXT NOT NULL UNIQUE,
     instance_uuid TEXT NOT NULL REFERENCES instances(uuid),
-    migration_type TEXT NOT NULL,
+    migration_type TEXT NOT NULL,  -- live-migration | migration (cold)
+    old_vm_state TEXT,             -- cold: active | stopped, restored after
     source_compute TEXT NOT NULL,
     dest_compute TEXT NOT NULL,
     status TEXT NOT NULL,

@@ -1,16 +1,22 @@
 """Steps on a host's compute service: disable, evacuate, check, enable.
 
+What evacuate does to each instance is in :mod:`upgrader.tasks.instances`.
+
 Each step first looks at the real state (is the service already disabled? is
 the instance already on its destination?) so that a resumed conductor can run
 it again from the start.
 """
 
+import collections
+
 from oslo_log import log as logging
 
 from upgrader.common import exception
 from upgrader.common import keys
+from upgrader.plan import models as plan_models
 from upgrader.tasks import base
 from upgrader.tasks import host as host_tasks
+from upgrader.tasks import instances
 
 LOG = logging.getLogger(__name__)
 
@@ -50,97 +56,65 @@ class DisableService(base.HostTask):
 
 
 class EvacuateHost(base.HostTask):
-    """Live-migrate every instance to its planned destination.
+    """Leave no running instance on the host, each as the plan says.
 
-    A move is done when the instance is ACTIVE on the destination and its
-    migration record says completed. Revert moves nothing back: the
-    instances are safe where they are.
+    Owners of notify-and-wait instances are told first (so they have the
+    longest time), then instances migrate to their planned destinations
+    (a move is done when the instance is at rest on the destination and
+    its migration completed; a cold migration is confirmed), then
+    stop-start instances are stopped (as late as possible: they stay here,
+    SHUTOFF, while the host reboots), then the step waits for the owners,
+    at most ``owner_timeout`` seconds (counted again from a resume).
+
+    Revert moves nothing back (the instances are safe where they are); it
+    confirms a cold migration left unconfirmed and starts the instances it
+    stopped (later steps reverted first: the host is back).
     """
 
     step = 'evacuate'
-    parameters = {'migration_timeout': NUMBER}
+    parameters = {'migration_timeout': NUMBER, 'owner_timeout': NUMBER,
+                  'power_timeout': NUMBER}
 
     def execute(self, rollout_id, host, moves):
+        do = instances.Actions(self, rollout_id, host)
+        by_action = collections.defaultdict(list)
         for move in moves:
-            self._move(rollout_id, host, move)
+            by_action[instances.action_of(move)].append(move)
+        owner_timeout = self.arg('owner_timeout', 3600)
+        for move in by_action[plan_models.NOTIFY_AND_WAIT]:
+            do.notify(move, owner_timeout)
+        for action in plan_models.MOVE_ACTIONS:
+            for move in by_action[action]:
+                do.migrate(move, self.arg('migration_timeout', 900))
+        for move in by_action[plan_models.STOP_START]:
+            do.stop(move, self.arg('power_timeout', 300))
+        for move in by_action[plan_models.NOTIFY_AND_WAIT]:
+            do.wait_for_owner(move, owner_timeout)
+        self._check_left(host, moves)
+
+    def _check_left(self, host, moves):
+        """Only planned stays may be left, and only SHUTOFF."""
+        stays = {m['instance'] for m in moves if instances.is_stay(m)}
         left = self.runtime.compute.list_instances(host=host)
-        if left:
+        unplanned = [i.uuid for i in left if i.uuid not in stays]
+        if unplanned:
             raise exception.Conflict(
                 reason='%d instance(s) not in the plan are still on %s: %s '
                        '(plan the rollout again)' % (
-                           len(left), host,
-                           ', '.join(i.uuid for i in left[:5])))
-
-    def _move(self, rollout_id, host, move):
-        rt = self.runtime
-        uuid, dest = move['instance'], move['destination']
-        record = lambda state, error=None: rt.recorder.move(  # noqa: E731
-            rollout_id, uuid, move.get('name'), host, dest, state, error)
-        instance = rt.compute.get_instance(uuid)
-        if instance is None:
-            self.event(rollout_id, 'instance %s is gone; nothing to move'
-                       % uuid)
-            return
-        if instance.host == dest and instance.status == 'ACTIVE':
-            if self._completed(uuid, host, dest):
-                record('completed')
-                return
-        elif instance.host != host:
-            self.event(rollout_id, 'instance %s is on %s, not here; left '
-                       'alone' % (uuid, instance.host), level='WARNING')
-            return
-        elif instance.status != 'MIGRATING':
-            # Not started yet (or started by a crashed run that never got
-            # through to Nova): ask for it now.
-            self.act('live migration of %s' % uuid)
-            rt.compute.live_migrate(uuid, dest)
-            record('running')
-        self._wait(rollout_id, uuid, host, dest, record)
-
-    def _completed(self, uuid, source, dest):
-        migration = self._latest(uuid, source, dest)
-        return migration is not None and migration.finished
-
-    def _latest(self, uuid, source, dest):
-        found = [m for m in self.runtime.compute.list_migrations(uuid)
-                 if m.source_host == source and m.dest_host == dest]
-        return found[-1] if found else None
-
-    def _wait(self, rollout_id, uuid, source, dest, record):
-        rt = self.runtime
-        state = {}
-
-        def landed():
-            migration = self._latest(uuid, source, dest)
-            state['migration'] = migration
-            if migration is not None and migration.failed:
-                raise exception.MigrationFailed(instance=uuid, destination=dest,
-                                      reason='Nova says %s'
-                                      % migration.status)
-            instance = rt.compute.get_instance(uuid)
-            return (migration is not None and migration.finished
-                    and instance is not None and instance.host == dest
-                    and instance.status == 'ACTIVE')
-
-        timeout = self.arg('migration_timeout', 900)
-        try:
-            rt.wait_for('live migration of %s' % uuid, landed, timeout)
-        except TimeoutError:
-            migration = state.get('migration')
-            if migration is not None:
-                self.act('abort of the migration of %s' % uuid)
-                rt.compute.abort_migration(uuid, migration)
-            record('aborted', 'not finished after %ss' % timeout)
-            raise exception.MigrationFailed(instance=uuid, destination=dest,
-                                  reason='not finished after %ss, aborted'
-                                  % timeout)
-        except exception.MigrationFailed as e:
-            record('failed', str(e))
-            raise
-        record('completed')
+                           len(unplanned), host, ', '.join(unplanned[:5])))
+        running = [i.uuid for i in left if i.status != 'SHUTOFF']
+        if running:
+            raise exception.Conflict(
+                reason='instance(s) still running on %s: %s'
+                       % (host, ', '.join(running[:5])))
 
     @base.never_raises
-    def revert(self, rollout_id, host, **kwargs):
+    def revert(self, rollout_id, host, moves, **kwargs):
+        do = instances.Actions(self, rollout_id, host)
+        for move in moves:
+            if instances.action_of(move) == plan_models.COLD_MIGRATE:
+                do.confirm_landed(move)
+        do.start_stopped(self.arg('power_timeout', 300))
         self.event(rollout_id, 'instances stay where they are (revert moves '
                    'nothing back)')
 
@@ -185,9 +159,15 @@ def _problems(rt, host, versions):
 
 
 class EnableService(base.HostTask):
-    """Enable nova-compute: the host takes instances again."""
+    """Enable nova-compute: the host takes instances again; start the
+    instances the evacuate step stopped here (stop-start).
+
+    An instance that does not start is an ERROR event, not a failure of
+    the host: a revert would reboot the host beside those already started.
+    """
 
     step = 'enable_service'
+    parameters = {'power_timeout': NUMBER}
 
     def execute(self, rollout_id, host):
         compute = self.runtime.compute
@@ -195,3 +175,5 @@ class EnableService(base.HostTask):
             self.act('enable')
             compute.enable_service(host)
             self.event(rollout_id, 'nova-compute enabled')
+        instances.Actions(self, rollout_id, host).start_stopped(
+            self.arg('power_timeout', 300))

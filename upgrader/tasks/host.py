@@ -100,12 +100,14 @@ class RebootHost(base.HostTask):
 
     def execute(self, rollout_id, host):
         rt = self.runtime
-        left = rt.compute.list_instances(host=host)
-        if left:
-            # Invariant 1: never reboot a host with an instance on it.
+        running = [i for i in rt.compute.list_instances(host=host)
+                   if i.status != 'SHUTOFF']
+        if running:
+            # Invariant 1: never reboot a host with a running instance on
+            # it (a SHUTOFF one, stopped by stop-start, is not killed).
             raise exception.Conflict(
-                reason='refusing to reboot %s: %d instance(s) still on it'
-                % (host, len(left)))
+                reason='refusing to reboot %s: %d running instance(s) still '
+                       'on it' % (host, len(running)))
         old = rt.recorder.recall(rollout_id, host, PRE_REBOOT_BOOT_ID)
         status = rt.hosts.status(host)
         if old is None:

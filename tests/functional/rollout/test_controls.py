@@ -76,13 +76,42 @@ def test_abort_a_paused_rollout(operator):
     assert 'suspended' not in {h['state'] for h in op.hosts().values()}
 
 
+def _fault(op, host):
+    op.sim.api(op.sim.connect(), 'POST', 'simulator-admin', '/faults',
+               json={'fault': {'kind': 'package_fail', 'host': host,
+                               'package': 'qemu', 'count': 1}})
+
+
+def _start_until_paused(op):
+    proc = op.start_in_background()
+    paused = wait_for(lambda: op.query(
+        "SELECT paused_reason FROM rollouts WHERE state = 'paused'"),
+        timeout=120, interval=0.1)
+    return proc, paused[0]['paused_reason']
+
+
+def _resume_to_the_end(op, proc):
+    """rollout resume; the background start's output once it ended well."""
+    resumed = op.manage('rollout', 'resume', 'r1', timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    return output
+
+
+def _each_host_upgraded_once(op, hosts=None):
+    report = op.sim.report()
+    assert report['violations']['total'] == 0, report['violations']
+    assert {report['hosts'][h]['reboots']
+            for h in hosts or report['hosts']} == {1}
+    assert {h['state'] for h in op.hosts().values()} == {'done'}
+
+
 def _fail_once(op, plan):
     """Make a host of wave 2 fail its package install once; its name."""
     bad = next(h for w in plan['waves'][1:] for h in w['hosts']
                if any(m['source'] == h for m in w['moves']))
-    op.sim.api(op.sim.connect(), 'POST', 'simulator-admin', '/faults',
-               json={'fault': {'kind': 'package_fail', 'host': bad,
-                               'package': 'qemu', 'count': 1}})
+    _fault(op, bad)
     return bad
 
 
@@ -235,21 +264,64 @@ def test_over_the_failure_budget_pauses_then_retry_in_place(operator):
     op = operator()
     plan = op.plan('--on-failure', 'pause')
     bad = _fail_once(op, plan)
-    proc = op.start_in_background()
+    proc, reason = _start_until_paused(op)
     try:
-        paused = wait_for(lambda: op.query(
-            "SELECT paused_reason FROM rollouts WHERE state = 'paused'"),
-            timeout=120, interval=0.1)
-        assert bad in paused[0]['paused_reason']
+        assert bad in reason
         assert op.hosts()[bad]['state'] == 'error'
         assert op.manage('rollout', 'retry-host', 'r1', bad).returncode == 0
-        resumed = op.manage('rollout', 'resume', 'r1', timeout=300)
-        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-        output, _ = proc.communicate(timeout=60)
+        _resume_to_the_end(op, proc)
     finally:
         proc.kill()
-    assert proc.returncode == 0, output
-    report = op.sim.report()
-    assert report['violations']['total'] == 0, report['violations']
-    assert {h['reboots'] for h in report['hosts'].values()} == {1}
-    assert {h['state'] for h in op.hosts().values()} == {'done'}
+    _each_host_upgraded_once(op)
+
+
+def test_a_host_of_an_earlier_wave_retried_during_a_pause_runs_on_resume(
+        operator):
+    op = operator()
+    # Zone az2's empty cmp006 goes first; nothing lands on it later (the
+    # other hosts are in az1), so it can be retried in place.
+    plan = op.plan('--on-failure', 'pause', '--max-failed-hosts', '1',
+                   '--hosts', 'cmp001,cmp002,cmp003,cmp006',
+                   '--first-hosts', 'cmp006')
+    assert plan['waves'][0]['hosts'][0] == 'cmp006'
+    late = plan['waves'][1]['hosts'][0]
+    for host in ('cmp006', late):
+        _fault(op, host)
+    proc, reason = _start_until_paused(op)
+    try:
+        # wave 1's failure is within the budget; wave 2's is one too many.
+        assert 'cmp006' in reason and late in reason
+        for host in ('cmp006', late):
+            assert op.manage('rollout', 'retry-host', 'r1',
+                             host).returncode == 0
+        _resume_to_the_end(op, proc)
+    finally:
+        proc.kill()
+    _each_host_upgraded_once(op, ['cmp001', 'cmp002', 'cmp003', 'cmp006'])
+
+
+def test_a_failed_host_later_waves_moved_instances_onto_is_not_retried(
+        operator):
+    op = operator()
+    plan = op.plan('--on-failure', 'pause', '--max-failed-hosts', '1')
+    early = plan['waves'][0]['hosts'][0]
+    assert any(m['destination'] == early for m in plan['waves'][1]['moves'])
+    late = plan['waves'][1]['hosts'][0]
+    for host in (early, late):
+        _fault(op, host)
+    proc, reason = _start_until_paused(op)
+    try:
+        refused = op.manage('rollout', 'retry-host', 'r1', early)
+        assert refused.returncode == 2
+        assert 'its plan does not drain' in refused.stderr
+        assert op.hosts()[early]['state'] == 'error'    # nothing changed
+        assert op.manage('rollout', 'skip-host', 'r1',
+                         early).returncode == 0
+        assert op.manage('rollout', 'retry-host', 'r1', late).returncode == 0
+        _resume_to_the_end(op, proc)
+    finally:
+        proc.kill()
+    hosts = op.hosts()
+    assert hosts[early]['state'] == 'skipped'
+    assert {r['state'] for h, r in hosts.items() if h != early} == {'done'}
+    assert op.sim.report()['violations']['total'] == 0

@@ -106,8 +106,11 @@ def test_cli_create_fault_policy_report(tmp_path, cli):
     _one_line_error(cli('fault', 'delete', '--state', state_file, '99'),
                     'fault 99')
     policy = cli('policy', '--state', state_file,
-                  '--max-hosts-out-of-service', '2')
+                  '--max-hosts-out-of-service', '2',
+                  '--max-hosts-out-of-service-per-aggregate', '1')
     assert json.loads(policy.stdout)['max_hosts_out_of_service'] == 2
+    assert json.loads(policy.stdout)[
+        'max_hosts_out_of_service_per_aggregate'] == 1
     report = cli('report', '--state', state_file, '--format', 'json')
     data = json.loads(report.stdout)
     assert report.returncode == 0 and data['ok']

@@ -79,3 +79,25 @@ def test_without_spare_host_one_host_per_zone_moves_twice(inventory,
     if all(count[h] == min(count[o] for o in plan.hosts
                            if zone[o] == zone[h]) for h in spilled):
         assert plan.migrations == plan.lower_bound_migrations
+
+
+@EXAMPLES
+@given(clouds.clouds(spare_per_zone=True, uniform=True, all_usable=True),
+       st.integers(1, 4), st.data())
+def test_limits_per_zone_and_aggregate_cost_no_second_move(inventory,
+                                                           max_parallel,
+                                                           data):
+    # Limits narrow the waves (an empty host may wait for a later one);
+    # with a spare host per zone, no instance moves twice for them.
+    for host in inventory.hosts:
+        host.aggregates = data.draw(st.lists(
+            st.sampled_from(clouds.AGGREGATES), unique=True, max_size=2))
+    limit = st.none() | st.integers(1, 2) | st.sampled_from(['34%', '50%'])
+    policy = models.Policy(
+        max_parallel=max_parallel,
+        max_unavailable_per_az=data.draw(limit),
+        max_unavailable_per_aggregate=data.draw(limit))
+    plan = planner.make_plan(inventory, policy)
+    clouds.replay(inventory, plan)
+    assert set(plan.migrations_per_instance().values()) <= {1}
+    assert plan.migrations == plan.lower_bound_migrations

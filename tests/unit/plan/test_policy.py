@@ -81,6 +81,23 @@ def test_hosts_down_per_aggregate_are_limited():
                             ['cmp001'], ['cmp002'], ['cmp003']]
 
 
+def test_an_empty_host_kept_waiting_by_a_limit_saves_a_second_move():
+    # Zones az0 (even hosts) and az1 (odd); the empty hosts cmp006 (az0)
+    # and cmp007 (az1) share the aggregate 'spare', so they go in two
+    # waves. az1 waits for cmp007 rather than spill onto hosts drained
+    # later: every instance moves once, as the lower bound says.
+    inventory = clouds.cloud([2] * 6, azs=2, empty=2)
+    for host in inventory.hosts[6:]:
+        host.aggregates = ['spare']
+    plan = planner.make_plan(inventory, models.Policy(
+        max_parallel=4, max_unavailable_per_aggregate=1))
+    clouds.replay(inventory, plan)
+    assert not any(m.moves_again for m in plan.moves)
+    assert plan.migrations == plan.lower_bound_migrations == 12
+    assert _waves(plan)[0] == ['cmp006']
+    assert 'cmp007' in _waves(plan)[1]
+
+
 def test_canary_wave_holds_the_best_first_host_alone():
     inventory = clouds.cloud([3] * 8, azs=2, empty=2)
     plan = planner.make_plan(inventory, models.Policy(max_parallel=4,

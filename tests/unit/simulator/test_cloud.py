@@ -256,3 +256,99 @@ def test_fault_count_and_matching(path):
 def test_fault_validation(spec, message):
     with pytest.raises(exception.InvalidInput, match=message):
         faults.validate(spec)
+
+
+def test_per_aggregate_out_of_service_policy(clock):
+    # Aggregates agg1 (cmp001, cmp003) and agg2 (cmp002, cmp004), beside
+    # one per zone (az1: cmp001-2, az2: cmp003-4).
+    clock.at(0, lambda c: referee.set_policy(c.conn, {
+        'max_hosts_out_of_service': 10,
+        'max_hosts_out_of_service_per_aggregate': 1}))
+    clock.at(1, lambda c: c.set_service('cmp001', False, 'a'))
+    clock.at(2, lambda c: c.set_service('cmp004', False, 'b'))
+    assert clock.report(3)['violations']['by_kind'][referee.TOO_MANY_OUT] \
+        == 0
+    clock.at(4, lambda c: c.set_service('cmp003', False, 'c'))
+    found = [v for v in clock.report(5)['violations']['details']
+             if v['kind'] == referee.TOO_MANY_OUT]
+    assert sorted(v['details']['scope'] for v in found) == [
+        'aggregate:agg1', 'aggregate:az2']
+    assert all(v['details']['max'] == 1 for v in found)
+    assert {tuple(v['details']['hosts']) for v in found} == {
+        ('cmp001', 'cmp003'), ('cmp003', 'cmp004')}
+
+
+def _usage_of(cloud, host):
+    return cloud.usage(host)['MEMORY_MB']
+
+
+def test_cold_migration_holds_both_hosts_until_confirmed(clock):
+    inst = clock.at(0, lambda c: _movable(c)[0])
+    target = clock.at(0, lambda c: _empty_target(c, inst))
+    ram = clock.at(0, lambda c: c.flavor(inst['flavor_id'])['ram'])
+    before = clock.at(0, lambda c: (_usage_of(c, inst['host']),
+                                    _usage_of(c, target)))
+    mig = clock.at(0, lambda c: c.cold_migrate(inst['uuid'], target))
+    assert mig['migration_type'] == 'migration'
+    assert mig['status'] == 'pre-migrating'
+    moving = clock.at(0.001, lambda c: c.instance(inst['uuid']))
+    assert (moving['status'], moving['host']) == ('RESIZE', inst['host'])
+    with pytest.raises(exception.InvalidInput, match='not a live'):
+        clock.at(0.001, lambda c: c.abort_migration(inst['uuid'],
+                                                    mig['id']))
+    landed = clock.at(60, lambda c: c.instance(inst['uuid']))
+    assert (landed['status'], landed['host']) == ('VERIFY_RESIZE', target)
+    assert clock.at(60, lambda c: c.migration(mig['id'])['status']) == \
+        'finished'
+    # Like Placement: the source keeps its share until the confirm.
+    assert clock.at(60, lambda c: (_usage_of(c, inst['host']),
+                                   _usage_of(c, target))) == (
+        before[0], before[1] + ram)
+    with pytest.raises(exception.Conflict):
+        clock.at(61, lambda c: c.live_migrate(inst['uuid'], inst['host']))
+    clock.at(61, lambda c: c.confirm_resize(inst['uuid']))
+    done = clock.at(62, lambda c: c.instance(inst['uuid']))
+    assert (done['status'], done['vm_state'], done['host']) == (
+        'ACTIVE', 'active', target)
+    assert clock.at(62, lambda c: (_usage_of(c, inst['host']),
+                                   _usage_of(c, target))) == (
+        before[0] - ram, before[1] + ram)
+    with pytest.raises(exception.Conflict, match='confirmResize'):
+        clock.at(63, lambda c: c.confirm_resize(inst['uuid']))
+    assert clock.report(64)['violations']['total'] == 0
+
+
+def test_a_stopped_instance_cold_migrates_and_stays_off(clock):
+    inst = clock.at(0, lambda c: _movable(c)[0])
+    target = clock.at(0, lambda c: _empty_target(c, inst))
+    clock.at(0, lambda c: c.set_power(inst['uuid'], False))
+    with pytest.raises(exception.Conflict, match="'stop'"):
+        clock.at(0, lambda c: c.set_power(inst['uuid'], False))
+    clock.at(1, lambda c: c.cold_migrate(inst['uuid'], target))
+    clock.at(60, lambda c: c.revert_resize(inst['uuid']))
+    back = clock.at(61, lambda c: c.instance(inst['uuid']))
+    assert (back['status'], back['host']) == ('SHUTOFF', inst['host'])
+    clock.at(62, lambda c: c.cold_migrate(inst['uuid'], target))
+    clock.at(120, lambda c: c.confirm_resize(inst['uuid']))
+    off = clock.at(121, lambda c: c.instance(inst['uuid']))
+    assert (off['status'], off['host']) == ('SHUTOFF', target)
+
+
+def test_a_reboot_kills_running_instances_not_stopped_ones(clock):
+    host = 'cmp001'
+    on_host = clock.at(0, lambda c: [r['uuid'] for r in c.conn.execute(
+        'SELECT uuid FROM instances WHERE host = ? ORDER BY seq',
+        (host,))])
+    assert len(on_host) >= 2
+    for uuid in on_host[1:]:
+        clock.at(0, lambda c, u=uuid: c.set_power(u, False))
+    clock.at(1, lambda c: c.reboot(host))
+    report = clock.report(1.01)
+    assert report['killed_instances'] == [on_host[0]]
+    assert set(on_host[1:]) <= set(report['instances_shutoff'])
+    # Not up yet (a reboot takes 0.12 s here): a start waits for the host.
+    with pytest.raises(exception.Conflict, match='unavailable'):
+        clock.at(1.02, lambda c: c.set_power(on_host[1], True))
+    clock.at(1000, lambda c: c.set_power(on_host[1], True))
+    assert clock.at(1000, lambda c: c.instance(on_host[1])['status']) == \
+        'ACTIVE'

@@ -17,13 +17,17 @@ class Migration:
     instance_uuid: str
     source_host: str | None
     dest_host: str | None
-    status: str                 # Nova's: queued, preparing, running, completed...
+    # Nova's: queued, preparing, running, completed (live); pre-migrating,
+    # migrating, post-migrating, finished (awaiting confirmResize),
+    # confirmed (cold)...
+    status: str
     migration_type: str | None = None
     id: int | None = None
 
     # Nova's statuses after which nothing more happens to a migration.
-    DONE = frozenset(['completed', 'done', 'finished'])
-    FAILED = frozenset(['failed', 'error', 'cancelled', 'aborted'])
+    DONE = frozenset(['completed', 'done', 'finished', 'confirmed'])
+    FAILED = frozenset(['failed', 'error', 'cancelled', 'aborted',
+                        'reverted'])
 
     @property
     def finished(self):
@@ -82,6 +86,23 @@ class ComputeDriver(abc.ABC):
     @abc.abstractmethod
     def live_migrate(self, instance_uuid, target_host):
         """Ask for a live migration of an instance to ``target_host``."""
+
+    @abc.abstractmethod
+    def cold_migrate(self, instance_uuid, target_host):
+        """Ask for a cold migration to ``target_host``; the instance ends
+        in VERIFY_RESIZE there, until :meth:`confirm_resize`."""
+
+    @abc.abstractmethod
+    def confirm_resize(self, instance_uuid):
+        """Confirm an instance's finished cold migration."""
+
+    @abc.abstractmethod
+    def stop_instance(self, instance_uuid):
+        """Power an instance off (it stays on its host, SHUTOFF)."""
+
+    @abc.abstractmethod
+    def start_instance(self, instance_uuid):
+        """Power a SHUTOFF instance on."""
 
     @abc.abstractmethod
     def list_migrations(self, instance_uuid):

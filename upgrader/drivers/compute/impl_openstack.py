@@ -24,15 +24,23 @@ LOG = logging.getLogger(__name__)
 
 COMPUTE_BINARY = 'nova-compute'
 
-# Flavor extra specs that pin an instance to its host's hardware: Nova cannot
-# live-migrate it (PCI passthrough and vGPU are not live-migratable).
+# What the compute API shows of why an instance cannot be live-migrated
+# (read at plan time, so nothing is discovered mid-roll):
+# - flavor extra specs asking for host hardware Nova does not live-migrate:
+#   PCI passthrough (also SR-IOV ports' PCI requests, which the API does not
+#   show) and vGPUs;
+# - the instance's status: only ACTIVE and PAUSED instances live-migrate;
+# - an operator's (or owner's) mark, server metadata
+#   ``upgrader:no-live-migration=<reason>``, for what the API cannot show,
+#   such as local block devices on hosts without block migration, or
+#   volumes on a backend that cannot follow.
+# Pinned CPUs (``hw:cpu_policy=dedicated``) and NUMA topologies are not
+# blockers: Nova live-migrates them NUMA-aware since Train (20.0.0).
 BLOCKING_EXTRA_SPECS = {
     'pci_passthrough:alias': 'PCI passthrough device',
     'resources:VGPU': 'virtual GPU',
     'resources:PGPU': 'physical GPU',
 }
-# Operators mark an instance that must not be live-migrated with this
-# server metadata key; its value is the reason.
 NO_LIVE_MIGRATION_KEY = 'upgrader:no-live-migration'
 LIVE_MIGRATABLE_STATUSES = frozenset(['ACTIVE', 'PAUSED'])
 
@@ -258,6 +266,27 @@ class OpenStackComputeDriver(base.ComputeDriver):
                                               block_migration='auto')
 
     @_translate
+    def cold_migrate(self, instance_uuid, target_host):
+        LOG.info('Cold-migrating instance %(uuid)s to %(host)s',
+                 {'uuid': instance_uuid, 'host': target_host})
+        self.conn.compute.migrate_server(instance_uuid, host=target_host)
+
+    @_translate
+    def confirm_resize(self, instance_uuid):
+        LOG.info('Confirming the migration of instance %s', instance_uuid)
+        self.conn.compute.confirm_server_resize(instance_uuid)
+
+    @_translate
+    def stop_instance(self, instance_uuid):
+        LOG.info('Stopping instance %s', instance_uuid)
+        self.conn.compute.stop_server(instance_uuid)
+
+    @_translate
+    def start_instance(self, instance_uuid):
+        LOG.info('Starting instance %s', instance_uuid)
+        self.conn.compute.start_server(instance_uuid)
+
+    @_translate
     def list_migrations(self, instance_uuid):
         found = self.conn.compute.migrations(instance_uuid=instance_uuid)
         migrations = [base.Migration(
@@ -307,4 +336,8 @@ def _instance(server):
         if flavor is not None else inv.Resources(),
         flavor_name=(flavor.original_name or flavor.name)
         if flavor is not None else None,
-        live_migration_blockers=blockers)
+        live_migration_blockers=blockers,
+        metadata=dict(server.metadata or {}),
+        # Tags are shown from compute microversion 2.26.
+        tags=list(server.tags or []),
+        project_id=server.project_id)

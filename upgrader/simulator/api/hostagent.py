@@ -9,6 +9,7 @@ import json
 
 from upgrader.simulator.api import base
 from upgrader.simulator import faults
+from upgrader.simulator import generate
 from upgrader.simulator import referee
 
 V = '/v1'
@@ -170,8 +171,7 @@ def validate_policy(policy):
     if not isinstance(policy, dict) or not policy:
         raise base.ApiError(400, 'policy must be a non-empty object')
     for key, value in policy.items():
-        if key not in ('max_hosts_out_of_service',
-                       'max_hosts_out_of_service_per_az'):
+        if key not in generate.DEFAULT_POLICY:
             raise base.ApiError(400, 'unknown policy key %s' % key)
         if value is not None and (not isinstance(value, int)
                                   or isinstance(value, bool) or value < 0):

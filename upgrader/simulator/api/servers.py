@@ -1,5 +1,7 @@
-"""Nova servers: list and show, os-migrateLive, os-start/os-stop, and the
-migrations (os-migrations, server migrations and their abort).
+"""Nova servers: list and show, their metadata and tags (2.26+), the actions
+os-migrateLive, migrate (cold, a host from 2.56), confirmResize,
+revertResize, os-start and os-stop, and the migrations (os-migrations,
+server migrations and their abort).
 
 Registered on the compute service of :mod:`upgrader.simulator.api.compute`.
 """
@@ -18,6 +20,10 @@ MAX_LIMIT = 1000
 V = compute.V
 SERVER = V + '/servers/(?P<server_id>[^/]+)'
 MIGRATION = SERVER + '/migrations/(?P<mig_id>\\d+)'
+# Nova's limits on server tags.
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 60
+MAX_META_LENGTH = 255
 admin_project = compute.admin_project
 at_least = compute.at_least
 link = compute.link
@@ -89,7 +95,7 @@ def _server_view(request, cloud, inst, flavors, hosts, groups=None):
     if at_least(request, 19):
         server['description'] = None
     if at_least(request, 26):
-        server['tags'] = []
+        server['tags'] = json.loads(inst['tags'])
     if at_least(request, 63):
         server['trusted_image_certificates'] = None
     if at_least(request, 71) and groups is not None:
@@ -210,9 +216,34 @@ def server_action(request, cloud, server_id):
     action, args = next(iter(body.items()))
     if action == 'os-migrateLive':
         return _live_migrate(request, cloud, server_id, args)
+    if action == 'migrate':
+        return _cold_migrate(request, cloud, server_id, args)
+    if action == 'confirmResize':
+        cloud.confirm_resize(server_id)
+        return 204, None
+    if action == 'revertResize':
+        cloud.revert_resize(server_id)
+        return 202, None
     if action in ('os-start', 'os-stop'):
-        return _power(cloud, server_id, action == 'os-start')
+        cloud.set_power(server_id, action == 'os-start')
+        return 202, None
     raise base.ApiError(400, 'There is no such action: %s' % action)
+
+
+def _cold_migrate(request, cloud, server_id, args):
+    args = args or {}
+    allowed = {'host'} if at_least(request, 56) else set()
+    if not isinstance(args, dict) or set(args) - allowed:
+        raise base.ApiError(400, 'Invalid input for field/attribute '
+                            'migrate. Additional properties are not allowed '
+                            '(%s unexpected)' % ', '.join(sorted(
+                                set(args) - allowed if isinstance(args, dict)
+                                else ['?'])))
+    host = args.get('host')
+    if host is not None and not isinstance(host, str):
+        raise base.ApiError(400, 'Invalid input for field/attribute host.')
+    cloud.cold_migrate(server_id, host or None)
+    return 202, None
 
 
 def _live_migrate(request, cloud, server_id, args):
@@ -249,22 +280,149 @@ def _live_migrate(request, cloud, server_id, args):
     return 202, None
 
 
-def _power(cloud, server_id, start):
-    inst = cloud.instance(server_id)
-    wanted_from = 'SHUTOFF' if start else 'ACTIVE'
-    if inst['status'] != wanted_from or inst['task_state']:
-        raise base.ApiError(409, "Cannot '%s' instance %s while it is in "
-                            "vm_state %s" % ('start' if start else 'stop',
-                                             server_id, inst['vm_state']))
-    if start and not cloud.is_up(cloud.host(inst['host'])):
-        raise base.ApiError(409, 'Compute service of %s is unavailable at '
-                            'this time.' % inst['host'])
-    cloud.conn.execute(
-        'UPDATE instances SET status = ?, vm_state = ?, power_state = ?, '
-        'updated_at = ? WHERE uuid = ?',
-        ('ACTIVE', 'active', 1, cloud.now, server_id) if start else
-        ('SHUTOFF', 'stopped', 4, cloud.now, server_id))
-    return 202, None
+# -- metadata and tags --------------------------------------------------------
+
+def _metadata(cloud, server_id):
+    return json.loads(_instance(cloud, server_id)['metadata'])
+
+
+def _save(cloud, server_id, column, value):
+    cloud.conn.execute('UPDATE instances SET %s = ?, updated_at = ? WHERE '
+                       'uuid = ?' % column,
+                       (json.dumps(value, sort_keys=column == 'metadata'),
+                        cloud.now, server_id))
+
+
+def _valid_metadata(body, name='metadata'):
+    items = body.get(name)
+    if not isinstance(items, dict):
+        raise base.ApiError(400, "Invalid input for field/attribute %s. "
+                            "'%s' is a required property" % (name, name))
+    for key, value in items.items():
+        if not (1 <= len(key) <= MAX_META_LENGTH and isinstance(value, str)
+                and len(value) <= MAX_META_LENGTH):
+            raise base.ApiError(400, 'Invalid input for field/attribute '
+                                '%s: keys of 1 to 255 characters, values '
+                                'strings of at most 255.' % name)
+    return items
+
+
+@route('GET', SERVER + '/metadata')
+def show_metadata(request, cloud, server_id):
+    return 200, {'metadata': _metadata(cloud, server_id)}
+
+
+@route('PUT', SERVER + '/metadata')
+def replace_metadata(request, cloud, server_id):
+    _instance(cloud, server_id)
+    items = _valid_metadata(request.json())
+    _save(cloud, server_id, 'metadata', items)
+    return 200, {'metadata': items}
+
+
+@route('POST', SERVER + '/metadata')
+def update_metadata(request, cloud, server_id):
+    items = dict(_metadata(cloud, server_id),
+                 **_valid_metadata(request.json()))
+    _save(cloud, server_id, 'metadata', items)
+    return 200, {'metadata': items}
+
+
+@route('GET', SERVER + '/metadata/(?P<key>[^/]+)')
+def show_metadata_item(request, cloud, server_id, key):
+    key = urllib.parse.unquote(key)
+    items = _metadata(cloud, server_id)
+    if key not in items:
+        raise base.ApiError(404, 'Metadata item was not found')
+    return 200, {'meta': {key: items[key]}}
+
+
+@route('PUT', SERVER + '/metadata/(?P<key>[^/]+)')
+def set_metadata_item(request, cloud, server_id, key):
+    key = urllib.parse.unquote(key)
+    meta = _valid_metadata(request.json(), 'meta')
+    if list(meta) != [key]:
+        raise base.ApiError(400, 'Request body and URI mismatch')
+    items = dict(_metadata(cloud, server_id), **meta)
+    _save(cloud, server_id, 'metadata', items)
+    return 200, {'meta': meta}
+
+
+@route('DELETE', SERVER + '/metadata/(?P<key>[^/]+)')
+def delete_metadata_item(request, cloud, server_id, key):
+    key = urllib.parse.unquote(key)
+    items = _metadata(cloud, server_id)
+    if items.pop(key, None) is None:
+        raise base.ApiError(404, 'Metadata item was not found')
+    _save(cloud, server_id, 'metadata', items)
+    return 204, None
+
+
+def _tags(request, cloud, server_id):
+    require(request, 26)
+    return json.loads(_instance(cloud, server_id)['tags'])
+
+
+def _valid_tags(tags):
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+        raise base.ApiError(400, 'Invalid input for field/attribute tags: '
+                            'a list of at most %d tags.' % MAX_TAGS)
+    for tag in tags:
+        if not (isinstance(tag, str) and 1 <= len(tag) <= MAX_TAG_LENGTH
+                and '/' not in tag and ',' not in tag):
+            raise base.ApiError(400, "Invalid input for field/attribute "
+                                "tag. Value: %s. Tags are 1 to %d "
+                                "characters, without '/' or ','."
+                                % (tag, MAX_TAG_LENGTH))
+    return list(dict.fromkeys(tags))
+
+
+@route('GET', SERVER + '/tags')
+def list_tags(request, cloud, server_id):
+    return 200, {'tags': _tags(request, cloud, server_id)}
+
+
+@route('PUT', SERVER + '/tags')
+def replace_tags(request, cloud, server_id):
+    _tags(request, cloud, server_id)
+    tags = _valid_tags(request.json().get('tags'))
+    _save(cloud, server_id, 'tags', tags)
+    return 200, {'tags': tags}
+
+
+@route('DELETE', SERVER + '/tags')
+def delete_tags(request, cloud, server_id):
+    _tags(request, cloud, server_id)
+    _save(cloud, server_id, 'tags', [])
+    return 204, None
+
+
+@route('GET', SERVER + '/tags/(?P<tag>[^/]+)')
+def check_tag(request, cloud, server_id, tag):
+    if urllib.parse.unquote(tag) not in _tags(request, cloud, server_id):
+        raise base.ApiError(404, 'Tag %s could not be found.' % tag)
+    return 204, None
+
+
+@route('PUT', SERVER + '/tags/(?P<tag>[^/]+)')
+def add_tag(request, cloud, server_id, tag):
+    tag = urllib.parse.unquote(tag)
+    tags = _tags(request, cloud, server_id)
+    if tag in tags:
+        return 204, None
+    _save(cloud, server_id, 'tags', _valid_tags(tags + [tag]))
+    return 201, None, {'Location': '%s%s' % (request.base_url,
+                                             request.path)}
+
+
+@route('DELETE', SERVER + '/tags/(?P<tag>[^/]+)')
+def delete_tag(request, cloud, server_id, tag):
+    tag = urllib.parse.unquote(tag)
+    tags = _tags(request, cloud, server_id)
+    if tag not in tags:
+        raise base.ApiError(404, 'Tag %s could not be found.' % tag)
+    _save(cloud, server_id, 'tags', [t for t in tags if t != tag])
+    return 204, None
 
 
 # -- migrations --------------------------------------------------------------
