@@ -75,9 +75,7 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
     inventory = compute.fetch(conf).get_inventory()
     plan = planner.make_plan(inventory, plan_policy, hosts=hosts,
                              availability_zones=availability_zones)
-<<<<<<< HEAD
     _check_host_access(conf, tmpl, plan)
-=======
     if 'enable_service' not in tmpl.task_names and any(
             s.action == plan_models.STOP_START
             for w in plan.waves for s in w.stays):
@@ -85,7 +83,6 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
         raise exception.PlanError(
             reason='template %s has no enable_service step to start the '
                    'stop-start instances again' % tmpl.name)
->>>>>>> h-policy
     if win is not None:
         for wave in plan.waves:
             if wave.predicted_seconds > win.seconds:
