@@ -27,6 +27,7 @@ from upgrader.plan import history
 from upgrader.plan import limits
 from upgrader.plan import models as plan_models
 from upgrader.plan import planner
+from upgrader.plan import releases
 from upgrader.plan import window
 from upgrader.workflow import templates
 
@@ -88,8 +89,10 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
                            'the %d s maintenance window %s'
                            % (wave.index, wave.predicted_seconds, win.seconds,
                               merged['maintenance_window']))
+    current = dbapi.current_release()
     rollout = dbapi.rollout_create(
         name=name, to_release=release.uuid if release else None,
+        from_release=current.uuid if current else None,
         template_name=tmpl.name, template_content=tmpl.content,
         template_digest=tmpl.digest, plan=plan.to_dict(), policy=merged)
     for wave in plan.waves:
@@ -437,3 +440,32 @@ def purge_logbooks(conf, older_than_days=None):
     finally:
         backend.close()
     return purged
+
+
+def release_diff(conf, old, new):
+    """What moving the cloud from release ``old`` to ``new`` changes.
+
+    :returns: :func:`upgrader.plan.releases.diff` of their components, with
+        ``from`` and ``to`` (the two release names).
+    """
+    dbapi = db_api.get_instance()
+    old_release, new_release = dbapi.release_get(old), dbapi.release_get(new)
+    return dict(releases.diff(old_release.versions, new_release.versions),
+                **{'from': old_release.name, 'to': new_release.name})
+
+
+def set_current_release(conf, release, note=None):
+    """Record that the cloud runs ``release`` now, as the operator says
+    (the first time, or after changing it by other means). A rollout that
+    succeeds on every host records its release by itself."""
+    dbapi = db_api.get_instance()
+    return dbapi.deployment_add(release, note=note or 'set by the operator')
+
+
+def current_release(conf):
+    """The cloud's current release (a dict, or None) and the history of
+    the releases it moved to (oldest first)."""
+    dbapi = db_api.get_instance()
+    current = dbapi.current_release()
+    return (current.to_dict() if current else None,
+            [d.to_dict() for d in dbapi.deployment_list()])

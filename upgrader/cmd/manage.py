@@ -17,6 +17,7 @@ from upgrader.db import api as db_api
 from upgrader.db import migration
 from upgrader.drivers import compute
 from upgrader.jobs import persistence
+from upgrader.plan import releases
 from upgrader.report import html as report_html
 
 
@@ -177,6 +178,67 @@ class ReleaseCommands:
         """Show a release and its component versions."""
         _print_release(db_api.get_instance().release_get(release_ref),
                        output_format)
+
+    @args('old', metavar='OLD', help='The release moved from.')
+    @args('new', metavar='NEW', help='The release moved to.')
+    @common.format_arg()
+    def diff(self, old, new, output_format='table'):
+        """Show what moving from release OLD to NEW changes: components
+        added, removed and changed (with both versions).
+
+        Exit code 1 when the two releases have the same components.
+        """
+        changes = api.release_diff(common.CONF, old, new)
+        if output_format == 'json':
+            common.print_json(changes)
+        else:
+            rows = ([[c, '', v, 'added']
+                     for c, v in changes['added'].items()]
+                    + [[c, v, '', 'removed']
+                       for c, v in changes['removed'].items()]
+                    + [[c, v['from'], v['to'], 'changed']
+                       for c, v in changes['changed'].items()])
+            common.print_table(['Component', changes['from'], changes['to'],
+                                'Change'], sorted(rows))
+            print('%d changed, %d added, %d removed, %d unchanged'
+                  % (len(changes['changed']), len(changes['added']),
+                     len(changes['removed']), len(changes['unchanged'])))
+        if releases.is_empty(changes):
+            return common.EXIT_WARNING
+
+    @args('release_ref', metavar='NAME_OR_UUID',
+          help='The release the cloud runs now.')
+    @args('--note', help='Why (free text), e.g. "installed by hand".')
+    def set_current(self, release_ref, note=None):
+        """Record that the cloud runs this release now.
+
+        Needed once, for the release the cloud runs before upgrader's first
+        rollout; afterwards each rollout that succeeds on every one of its
+        hosts records its release by itself.
+        """
+        deployment = api.set_current_release(common.CONF, release_ref,
+                                             note=note)
+        print('The cloud runs release %s.' % deployment.release.name)
+
+    @common.format_arg()
+    def current(self, output_format='table'):
+        """Show the cloud's current release and the releases it ran
+        before, with the rollouts that moved it.
+
+        Exit code 1 when no release was ever recorded.
+        """
+        release, history = api.current_release(common.CONF)
+        if output_format == 'json':
+            common.print_json({'current': release, 'history': history})
+        else:
+            print('Current release: %s' % (release['name'] if release
+                                           else 'unknown (release '
+                                                'set-current NAME)'))
+            common.print_table(['Since', 'Release', 'Rollout', 'Note'],
+                               [[d['created_at'], d['release'], d['rollout'],
+                                 d['note']] for d in history])
+        if release is None:
+            return common.EXIT_WARNING
 
 
 class PersistenceCommands:

@@ -146,6 +146,22 @@ class DbRollouts:
         if state == states.SUCCEEDED:
             values['finished_at'] = timeutils.utcnow()
         self.dbapi.rollout_update(rollout_id, values)
+        if state == states.SUCCEEDED:
+            self._deployed(rollout_id)
+
+    def _deployed(self, rollout_id):
+        """The cloud runs the rollout's release now, if every one of its
+        hosts got there (a host reverted or skipped did not)."""
+        rollout = self.dbapi.rollout_get(rollout_id)
+        runs = self.dbapi.host_run_list(rollout_id)
+        if rollout.to_release is None or any(
+                r.state != states.HOST_DONE for r in runs):
+            return
+        current = self.dbapi.current_release()
+        # Once: the finish of a resumed controller may run again.
+        if current is None or current.id != rollout.to_release_id:
+            self.dbapi.deployment_add(rollout.to_release_id,
+                                      rollout=rollout.uuid)
 
     def stop_requested(self, rollout_id):
         return self.dbapi.rollout_get(rollout_id).state == states.ABORTING
