@@ -15,9 +15,11 @@ from oslo_utils import timeutils
 from taskflow import exceptions as tf_exc
 
 from upgrader.common import exception
+from upgrader.common import keys
 from upgrader.common import states
 from upgrader.db import api as db_api
 from upgrader.drivers import compute
+from upgrader.drivers import host as host_drivers
 from upgrader.jobs import board as job_board
 from upgrader.jobs import controller
 from upgrader.jobs import dispatcher
@@ -76,19 +78,11 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
     _check_rollout_policy(merged)
     plan_policy = plan_models.Policy(**{k: v for k, v in merged.items()
                                         if k in PLANNER_POLICY})
-    win = (window.parse(merged['maintenance_window'])
-           if merged.get('maintenance_window') else None)
+    win = _window(merged)
     inventory = compute.fetch(conf).get_inventory()
     plan = planner.make_plan(inventory, plan_policy, hosts=hosts,
                              availability_zones=availability_zones)
-    if win is not None:
-        for wave in plan.waves:
-            if wave.predicted_seconds > win.seconds:
-                raise exception.PlanError(
-                    reason='wave %d is predicted to take %d s, longer than '
-                           'the %d s maintenance window %s'
-                           % (wave.index, wave.predicted_seconds, win.seconds,
-                              merged['maintenance_window']))
+    _check_window(plan, merged, win)
     current = dbapi.current_release()
     rollout = dbapi.rollout_create(
         name=name, to_release=release.uuid if release else None,
@@ -99,6 +93,24 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
         for host in wave.hosts:
             dbapi.host_run_create(rollout.uuid, host, wave.index)
     return dbapi.rollout_get(rollout.uuid), plan
+
+
+def _window(policy):
+    return (window.parse(policy['maintenance_window'])
+            if policy.get('maintenance_window') else None)
+
+
+def _check_window(plan, policy, win):
+    """Refuse a plan with a wave longer than the maintenance window."""
+    if win is None:
+        return
+    for wave in plan.waves:
+        if wave.predicted_seconds > win.seconds:
+            raise exception.PlanError(
+                reason='wave %d is predicted to take %d s, longer than '
+                       'the %d s maintenance window %s'
+                       % (wave.index, wave.predicted_seconds, win.seconds,
+                          policy['maintenance_window']))
 
 
 # How many of the latest rollouts that ran plans learn durations from.
@@ -469,3 +481,80 @@ def current_release(conf):
     current = dbapi.current_release()
     return (current.to_dict() if current else None,
             [d.to_dict() for d in dbapi.deployment_list()])
+
+
+def plan_rollback(conf, rollout, name=None):
+    """Plan a rollout that takes ``rollout`` back, and store it (planned).
+
+    It moves the cloud from the rollout's release back to the one before
+    (its ``from_release``), with the same template and policy: the hosts
+    the rollout changed are drained again, their packages go back to the
+    versions recorded on each host before it was upgraded, and they reboot
+    into them; the planner drains each host onto hosts already rolled back
+    (or untouched), so each instance moves at most once. A host whose
+    packages are already the recorded ones (it reverted itself, or was
+    never reached) is left alone. Nothing in the cloud changes here.
+
+    :returns: (rollout, plan) of the new rollout.
+    :raises Conflict: the rollout is still planned or running, or it
+        changed nothing that can be taken back.
+    """
+    dbapi = db_api.get_instance()
+    original = dbapi.rollout_get(rollout)
+    if original.state == states.PLANNED or (
+            original.state in states.ROLLOUT_ACTIVE):
+        raise exception.Conflict(
+            reason='rollout %s is %s: only a rollout that ended (succeeded, '
+                   'failed or aborted) can be rolled back'
+                   % (original.name, original.state))
+    tmpl = templates.parse(original.template_content or '',
+                           original.template_name or original.name)
+    if 'upgrade_packages' not in tmpl.task_names:
+        raise exception.Conflict(
+            reason='rollout %s (template %s) changed no packages: nothing '
+                   'to roll back' % (original.name, tmpl.name))
+    targets = _rollback_targets(conf, dbapi, original)
+    if not targets:
+        raise exception.Conflict(
+            reason='nothing to roll back: every host of rollout %s runs the '
+                   'versions it had before it' % original.name)
+    policy = dict(original.policy or {})
+    for pinned in ('first_hosts', 'last_hosts'):
+        # Pinned hosts that need no rollback are not in its selection.
+        if policy.get(pinned):
+            policy[pinned] = [h for h in policy[pinned] if h in targets]
+    plan = planner.make_plan(
+        compute.fetch(conf).get_inventory(),
+        plan_models.Policy(**{k: v for k, v in policy.items()
+                              if k in PLANNER_POLICY}),
+        hosts=sorted(targets))
+    _check_window(plan, policy, _window(policy))
+    back = dbapi.rollout_create(
+        name=name or '%s-rollback' % original.name,
+        from_release=original.to_release_id,
+        to_release=original.from_release_id, template_name=tmpl.name,
+        template_content=original.template_content,
+        template_digest=original.template_digest, plan=plan.to_dict(),
+        policy=policy, rollback_of=original.uuid)
+    for wave in plan.waves:
+        for host in wave.hosts:
+            dbapi.host_run_create(back.uuid, host, wave.index,
+                                  target_versions=targets[host])
+    dbapi.event_add('plans the rollback of rollout %s (%d host(s))'
+                    % (original.name, len(targets)), rollout=back.uuid)
+    return dbapi.rollout_get(back.uuid), plan
+
+
+def _rollback_targets(conf, dbapi, original):
+    """{host: versions before ``original``} for each host whose packages,
+    read on the host now, are not those versions any more."""
+    hosts = host_drivers.fetch(conf)
+    targets = {}
+    for run in dbapi.host_run_list(original.uuid):
+        previous = (run.facts or {}).get(keys.PREVIOUS_VERSIONS)
+        if not previous:
+            continue            # never reached its package step
+        installed = hosts.status(run.host, packages=sorted(previous)).packages
+        if any(installed.get(p) != v for p, v in previous.items()):
+            targets[run.host] = previous
+    return targets

@@ -445,6 +445,33 @@ class RolloutCommands:
                           max_failed_hosts=max_failed_hosts)
         return _outcome(rollout_ref, state)
 
+    @args('rollout_ref', metavar='ROLLOUT',
+          help='The rollout to take back (name or uuid).')
+    @args('--name', dest='rollout_name',
+          help='A name for the rollback (default: ROLLOUT-rollback).')
+    @args('--plan-only', action='store_true',
+          help='Store the rollback\'s plan without running it (then '
+               'rollout start).')
+    @common.format_arg()
+    def rollback(self, rollout_ref, rollout_name=None, plan_only=False,
+                 output_format='table'):
+        """Take a rollout back: a new rollout to the release before it.
+
+        Same template and policy, same guarantees: the hosts the rollout
+        changed are drained again (each instance moves at most once), their
+        packages go back to the versions each had before, they reboot into
+        them and are re-enabled one wave at a time. Hosts already on their
+        old versions are left alone. Runs here unless --plan-only; exit
+        codes as rollout start.
+        """
+        rollout, plan = api.plan_rollback(common.CONF, rollout_ref,
+                                          name=rollout_name)
+        _print_plan(rollout, plan, output_format)
+        if plan_only:
+            return common.EXIT_WARNING if plan.warnings else common.EXIT_OK
+        state = api.start(common.CONF, rollout.uuid, on_event=_Progress())
+        return _outcome(rollout.name, state)
+
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
     def pause(self, rollout_ref):
         """Pause a running rollout: the wave in flight finishes, the next

@@ -122,8 +122,11 @@ class DbRollouts:
         plan = plan_models.Plan.from_dict(rollout.plan)
         wave = plan.waves[wave_index - 1]
         versions = rollout.to_release.versions if rollout.to_release else {}
-        skipped = {r.host for r in self.dbapi.host_run_list(
-            rollout.uuid, state=states.HOST_SKIPPED)}
+        runs = self.dbapi.host_run_list(rollout.uuid)
+        skipped = {r.host for r in runs if r.state == states.HOST_SKIPPED}
+        # A rollback's hosts go back to the versions each had before.
+        targets = {r.host: r.target_versions for r in runs
+                   if r.target_versions}
         jobs = []
         for host in wave.hosts:
             if host in skipped:
@@ -134,7 +137,7 @@ class DbRollouts:
             jobs.append(dispatcher.HostJob(
                 rollout_id=rollout.uuid, host=host,
                 template_content=rollout.template_content, moves=moves,
-                versions=versions))
+                versions=targets.get(host, versions)))
         return jobs
 
     def finish(self, rollout_id, state, error):
