@@ -248,8 +248,8 @@ class HostRun(Base):
         MYSQL_TABLE_ARGS,
     )
     _dict_fields = ('id', 'rollout_id', 'host', 'wave', 'state', 'step',
-                    'error', 'facts', 'target_versions', 'created_at', 'updated_at',
-                    'started_at', 'finished_at')
+                    'error', 'facts', 'target_versions', 'created_at',
+                    'updated_at', 'started_at', 'finished_at')
 
     id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)
     rollout_id: orm.Mapped[int] = orm.mapped_column(
