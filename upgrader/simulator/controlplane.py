@@ -296,6 +296,26 @@ def probe(conn, now, service, after=None):
 
 # -- reading ------------------------------------------------------------------
 
+def host_services(conn, host):
+    """The services of one controller, as seen on the host itself (not
+    through the balancer, so not a probe): {service: {version, status,
+    in_lb, healthy, kind, document}}."""
+    found = {}
+    for i in conn.execute('SELECT * FROM cp_instances WHERE host = ? ORDER '
+                          'BY service', (host,)):
+        svc = _service(conn, i['service'])
+        up = healthy(conn, i)
+        found[i['service']] = {
+            'version': i['version'], 'status': i['status'],
+            'in_lb': bool(i['in_lb']), 'healthy': up, 'kind': svc['kind'],
+            'document': (dict(json.loads(svc['documents']).get(
+                i['version'], {}), service=i['service'],
+                version=i['version']) if up else None)}
+    if not found:
+        raise exception.NotFound(what='controller %s' % host)
+    return found
+
+
 def describe(conn):
     """Every service, its instances and database, as a JSON-friendly dict."""
     if not exists(conn):

@@ -48,6 +48,11 @@ def through_lb(request, cloud, service):
     return 200, {'version': document}
 
 
+@SERVICE.route('GET', V + '/hosts/(?P<host>[^/]+)')
+def show_host(request, cloud, host):
+    return 200, {'services': model.host_services(cloud.conn, host)}
+
+
 @SERVICE.route('POST', INSTANCE + '/stop')
 def stop(request, cloud, host, service):
     model.stop(cloud.conn, cloud.now, host, service)
