@@ -19,6 +19,7 @@ from upgrader.common import keys
 from upgrader.common import states
 from upgrader.db import api as db_api
 from upgrader.drivers import compute
+from upgrader.drivers import controlplane
 from upgrader.drivers import host as host_drivers
 from upgrader.jobs import board as job_board
 from upgrader.jobs import controller
@@ -30,7 +31,9 @@ from upgrader.plan import limits
 from upgrader.plan import models as plan_models
 from upgrader.plan import planner
 from upgrader.plan import releases
+from upgrader.plan import services as service_plans
 from upgrader.plan import window
+from upgrader.tasks import service as tasks_service
 from upgrader.workflow import templates
 
 # The owner recorded for a rollout run by the conductors of the job board.
@@ -483,7 +486,7 @@ def current_release(conf):
             [d.to_dict() for d in dbapi.deployment_list()])
 
 
-def plan_rollback(conf, rollout, name=None):
+def plan_rollback(conf, rollout, name=None, service=None):
     """Plan a rollout that takes ``rollout`` back, and store it (planned).
 
     It moves the cloud from the rollout's release back to the one before
@@ -494,6 +497,15 @@ def plan_rollback(conf, rollout, name=None):
     (or untouched), so each instance moves at most once. A host whose
     packages are already the recorded ones (it reverted itself, or was
     never reached) is left alone. Nothing in the cloud changes here.
+
+    A rollout of control-plane services (``service-update``) is taken back
+    the same way, one controller at a time out of the load balancer, to the
+    service versions each controller had before.
+
+    :param service: take back only this component (a service, or a
+        package of a compute rollout); the others keep their versions. Its
+        release is then the current one with that component changed back,
+        so the new rollout records none.
 
     :returns: (rollout, plan) of the new rollout.
     :raises Conflict: the rollout is still planned or running, or it
@@ -509,30 +521,54 @@ def plan_rollback(conf, rollout, name=None):
                    % (original.name, original.state))
     tmpl = templates.parse(original.template_content or '',
                            original.template_name or original.name)
-    if 'upgrade_packages' not in tmpl.task_names:
+    steps = set(tmpl.task_names)
+    if not steps & {'upgrade_packages', 'install_service'}:
         raise exception.Conflict(
-            reason='rollout %s (template %s) changed no packages: nothing '
+            reason='rollout %s (template %s) changed no versions: nothing '
                    'to roll back' % (original.name, tmpl.name))
-    targets = _rollback_targets(conf, dbapi, original)
+    targets = _rollback_targets(conf, dbapi, original,
+                                'install_service' in steps, service)
     if not targets:
         raise exception.Conflict(
             reason='nothing to roll back: every host of rollout %s runs the '
-                   'versions it had before it' % original.name)
+                   'versions it had before it%s' % (
+                       original.name, ' (%s)' % service if service else ''))
     policy = dict(original.policy or {})
+    if 'install_service' in steps:
+        plan = service_plans.make_plan(sorted(targets), _plan_policy(policy),
+                                       tmpl.task_names)
+        return _store_rollback(dbapi, original, tmpl, policy, targets, name,
+                               plan, service)
     for pinned in ('first_hosts', 'last_hosts'):
         # Pinned hosts that need no rollback are not in its selection.
         if policy.get(pinned):
             policy[pinned] = [h for h in policy[pinned] if h in targets]
-    plan = planner.make_plan(
-        compute.fetch(conf).get_inventory(),
-        plan_models.Policy(**{k: v for k, v in policy.items()
-                              if k in PLANNER_POLICY}),
-        hosts=sorted(targets))
+    plan = planner.make_plan(compute.fetch(conf).get_inventory(),
+                             _plan_policy(policy), hosts=sorted(targets))
+    return _store_rollback(dbapi, original, tmpl, policy, targets, name, plan,
+                           service)
+
+
+def _plan_policy(policy):
+    return plan_models.Policy(**{k: v for k, v in policy.items()
+                                 if k in PLANNER_POLICY})
+
+
+def _store_rollback(dbapi, original, tmpl, policy, targets, name, plan,
+                    service=None):
     _check_window(plan, policy, _window(policy))
+    whole = service is None or (
+        original.from_release is not None and original.to_release is not None
+        and set(releases.diff(original.from_release.versions,
+                              original.to_release.versions)['changed'])
+        == {service})
     back = dbapi.rollout_create(
         name=name or '%s-rollback' % original.name,
         from_release=original.to_release_id,
-        to_release=original.from_release_id, template_name=tmpl.name,
+        # One component back of several changed: no release describes the
+        # cloud then, so none is recorded.
+        to_release=original.from_release_id if whole else None,
+        template_name=tmpl.name,
         template_content=original.template_content,
         template_digest=original.template_digest, plan=plan.to_dict(),
         policy=policy, rollback_of=original.uuid)
@@ -545,16 +581,81 @@ def plan_rollback(conf, rollout, name=None):
     return dbapi.rollout_get(back.uuid), plan
 
 
-def _rollback_targets(conf, dbapi, original):
-    """{host: versions before ``original``} for each host whose packages,
-    read on the host now, are not those versions any more."""
-    hosts = host_drivers.fetch(conf)
+def _rollback_targets(conf, dbapi, original, of_services, only=None):
+    """{host: versions before ``original``} for each host whose packages
+    (or control-plane services), read on the host now, are not those
+    versions any more; only component ``only`` if given."""
+    if of_services:
+        cp = controlplane.fetch(conf)
+        fact = tasks_service.PREVIOUS_SERVICE_VERSIONS
+
+        def installed(host, names):
+            found = cp.host_services(host)
+            return {s: found[s]['version'] for s in names if s in found}
+    else:
+        hosts = host_drivers.fetch(conf)
+        fact = keys.PREVIOUS_VERSIONS
+
+        def installed(host, names):
+            return hosts.status(host, packages=names).packages
     targets = {}
     for run in dbapi.host_run_list(original.uuid):
-        previous = (run.facts or {}).get(keys.PREVIOUS_VERSIONS)
+        previous = {c: v for c, v in ((run.facts or {}).get(fact) or {})
+                    .items() if only is None or c == only}
         if not previous:
-            continue            # never reached its package step
-        installed = hosts.status(run.host, packages=sorted(previous)).packages
-        if any(installed.get(p) != v for p, v in previous.items()):
+            continue            # never reached its install step
+        now = installed(run.host, sorted(previous))
+        if any(now.get(c) != v for c, v in previous.items()):
             targets[run.host] = previous
     return targets
+
+
+def plan_service_rollout(conf, template, service, to_release, name=None,
+                         **policy):
+    """Plan a rollout of one control-plane service to its version in
+    ``to_release`` and store it (planned): its controllers that run another
+    version, in waves that always leave a backend in the load balancer.
+
+    Nothing changes in the cloud. The rollout's release is ``to_release``:
+    make it from the current one with only this service changed
+    (``release create --parent``), and it becomes the cloud's release when
+    the rollout succeeds on every controller.
+
+    :returns: (rollout, plan)
+    """
+    dbapi = db_api.get_instance()
+    tmpl = templates.load(conf, template)
+    if 'install_service' not in tmpl.task_names:
+        raise exception.InvalidInput(
+            reason='template %s changes no control-plane service' % tmpl.name)
+    release = dbapi.release_get(to_release)
+    version = release.versions.get(service)
+    if version is None:
+        raise exception.InvalidInput(reason='release %s has no %s'
+                                     % (release.name, service))
+    overrides = {k: v for k, v in policy.items() if v is not None}
+    problems = templates.policy_problems(overrides)
+    if problems:
+        raise exception.InvalidInput(reason='policy: %s' % problems[0])
+    merged = dict({'max_parallel': 1, 'max_failed_hosts': 0}, **tmpl.policy)
+    merged.update(overrides)
+    _check_rollout_policy(merged)
+    running = controlplane.fetch(conf).service_hosts(service)
+    hosts = sorted(h for h, v in running.items() if v['version'] != version)
+    if not hosts:
+        raise exception.Conflict(reason='every controller already runs %s %s'
+                                 % (service, version))
+    plan = service_plans.make_plan(hosts, _plan_policy(merged),
+                                   tmpl.task_names)
+    _check_window(plan, merged, _window(merged))
+    current = dbapi.current_release()
+    rollout = dbapi.rollout_create(
+        name=name, to_release=release.uuid,
+        from_release=current.uuid if current else None,
+        template_name=tmpl.name, template_content=tmpl.content,
+        template_digest=tmpl.digest, plan=plan.to_dict(), policy=merged)
+    for wave in plan.waves:
+        for host in wave.hosts:
+            dbapi.host_run_create(rollout.uuid, host, wave.index,
+                                  target_versions={service: version})
+    return dbapi.rollout_get(rollout.uuid), plan

@@ -411,13 +411,18 @@ class RolloutCommands:
           help='Comma-separated hosts to upgrade first, in this order.')
     @args('--last-hosts', type=_host_list,
           help='Comma-separated hosts to upgrade last.')
+    @args('--service', metavar='SERVICE',
+          help='A control-plane service (keystone, nova-api...) to roll out '
+               'across its controllers, with a template such as '
+               'service-update; --hosts, --az and compute policy do not '
+               'apply.')
     @args('--name', dest='rollout_name', help='A name for the rollout.')
     @args('--moves', dest='show_moves', action='store_true',
           help='Also list every planned instance move.')
     @common.format_arg()
     def plan(self, template, to_release=None, hosts=None, azs=None,
              rollout_name=None, show_moves=False, output_format='table',
-             **policy):
+             service=None, **policy):
         """Plan a rollout and store it; the cloud is not touched.
 
         Reads the inventory, orders the hosts in waves, gives every instance
@@ -425,9 +430,19 @@ class RolloutCommands:
         each instance moves once) and proves each wave fits. Policy options
         override the template's.
         """
-        rollout, plan = api.plan_rollout(
-            common.CONF, template, to_release=to_release, hosts=hosts,
-            availability_zones=azs, name=rollout_name, **policy)
+        if service is not None:
+            if hosts or azs or to_release is None:
+                raise exception.InvalidInput(
+                    reason='--service needs --to and takes no --hosts or '
+                           '--az')
+            rollout, plan = api.plan_service_rollout(
+                common.CONF, template, service, to_release,
+                name=rollout_name, max_parallel=policy.get('max_parallel'),
+                max_failed_hosts=policy.get('max_failed_hosts'))
+        else:
+            rollout, plan = api.plan_rollout(
+                common.CONF, template, to_release=to_release, hosts=hosts,
+                availability_zones=azs, name=rollout_name, **policy)
         _print_plan(rollout, plan, output_format, show_moves)
         return common.EXIT_WARNING if plan.warnings else common.EXIT_OK
 
@@ -452,9 +467,12 @@ class RolloutCommands:
     @args('--plan-only', action='store_true',
           help='Store the rollback\'s plan without running it (then '
                'rollout start).')
+    @args('--service', metavar='COMPONENT',
+          help='Take back only this service (or package); the others keep '
+               'their versions.')
     @common.format_arg()
     def rollback(self, rollout_ref, rollout_name=None, plan_only=False,
-                 output_format='table'):
+                 service=None, output_format='table'):
         """Take a rollout back: a new rollout to the release before it.
 
         Same template and policy, same guarantees: the hosts the rollout
@@ -465,7 +483,7 @@ class RolloutCommands:
         codes as rollout start.
         """
         rollout, plan = api.plan_rollback(common.CONF, rollout_ref,
-                                          name=rollout_name)
+                                          name=rollout_name, service=service)
         _print_plan(rollout, plan, output_format)
         if plan_only:
             return common.EXIT_WARNING if plan.warnings else common.EXIT_OK

@@ -25,3 +25,4 @@ def test_diff_of_the_same_release_is_empty():
     changes = releases.diff(versions, dict(versions))
     assert releases.is_empty(changes)
     assert changes['unchanged'] == ['keystone', 'nova-api']
+

@@ -20,6 +20,14 @@ class ControlPlaneDriver(metaclass=abc.ABCMeta):
         """
 
     @abc.abstractmethod
+    def service_hosts(self, service):
+        """{host: {'version', 'status', 'in_lb', 'healthy'}} of every
+        controller running ``service``.
+
+        :raises NotFound: no controller runs it.
+        """
+
+    @abc.abstractmethod
     def set_in_lb(self, host, service, in_lb):
         """Add the host's backend of an API service to the load balancer,
         or take it out (idempotent)."""

@@ -45,6 +45,13 @@ class SimulatorControlPlaneDriver(base.ControlPlaneDriver):
     def host_services(self, host):
         return self._request('GET', '/hosts/%s' % host).json()['services']
 
+    def service_hosts(self, service):
+        services = self._request('GET', '/').json()['services']
+        if service not in services:
+            raise exception.NotFound(what='control-plane service %s'
+                                          % service)
+        return services[service]['instances']
+
     def _instance(self, host, service):
         return '/hosts/%s/services/%s' % (host, service)
 
