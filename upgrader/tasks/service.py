@@ -14,6 +14,8 @@ from upgrader.tasks import base
 
 NUMBER = (int, float)
 PREVIOUS_SERVICE_VERSIONS = 'previous_service_versions'
+# The version documents the host's services answered with before the change.
+PREVIOUS_DOCUMENTS = 'previous_api_documents'
 
 
 def _services(task, versions):
@@ -29,8 +31,16 @@ class TakeOutOfLoadBalancer(base.HostTask):
     step = 'lb_out'
 
     def execute(self, rollout_id, host, versions):
+        services = _services(self, versions)
+        rt = self.runtime
+        if rt.recorder.recall(rollout_id, host, PREVIOUS_DOCUMENTS) is None:
+            # The API contract before the change, for the compatibility
+            # gate (only while the services still answer).
+            rt.recorder.remember(rollout_id, host, PREVIOUS_DOCUMENTS, {
+                s: v['document'] for s, v in services.items()
+                if v['document'] is not None})
         taken = []
-        for service, view in _services(self, versions).items():
+        for service, view in services.items():
             if view['kind'] == 'api' and view['in_lb']:
                 self.act('taking %s out of the load balancer' % service)
                 self.runtime.controlplane.set_in_lb(host, service, False)
@@ -153,6 +163,53 @@ class CheckServices(base.HostTask):
             raise exception.HostNotReady(host=host, reason=str(e))
         self.event(rollout_id, 'answering: %s' % ', '.join(
             '%s %s' % (s, versions[s]) for s in _services(self, versions)))
+
+
+def _microversion(text):
+    major, _, minor = str(text).partition('.')
+    return int(major), int(minor or 0)
+
+
+def broken_promises(old, new):
+    """What clients of version document ``old`` can no longer use in
+    ``new``: a major API version dropped, the minimum microversion raised,
+    the maximum lowered. Documents: ``{'versions': [...], 'min': '2.1',
+    'max': '2.96'}`` (min and max optional)."""
+    problems = ['API version %s dropped' % v for v in old.get('versions', ())
+                if v not in new.get('versions', ())]
+    if old.get('min') and new.get('min') and (
+            _microversion(new['min']) > _microversion(old['min'])):
+        problems.append('minimum microversion raised from %s to %s'
+                        % (old['min'], new['min']))
+    if old.get('max') and (not new.get('max') or _microversion(
+            new['max']) < _microversion(old['max'])):
+        problems.append('maximum microversion lowered from %s to %s'
+                        % (old['max'], new.get('max')))
+    return problems
+
+
+class CheckApiCompatibility(base.HostTask):
+    """The API compatibility gate: each updated service still serves
+    every API version and microversion its previous version did. It fails
+    on the first host that breaks the contract: that host reverts (old
+    code, back in the balancer) and, with no failure budget, the rollout
+    stops before the next one."""
+
+    step = 'check_api_compatibility'
+
+    def execute(self, rollout_id, host, versions):
+        before = self.runtime.recorder.recall(rollout_id, host,
+                                              PREVIOUS_DOCUMENTS) or {}
+        problems = []
+        for service, view in _services(self, versions).items():
+            if service in before:
+                problems += ['%s %s: %s' % (service, versions[service], p)
+                             for p in broken_promises(
+                                 before[service], view['document'] or {})]
+        if problems:
+            raise exception.Conflict(
+                reason='API contract broken on %s: %s'
+                       % (host, '; '.join(problems)))
 
 
 class PutBackIntoLoadBalancer(base.HostTask):

@@ -22,7 +22,7 @@ def _current(op):
                             'json').stdout)['current']['name']
 
 
-def test_keystone_alone_upgraded_then_rolled_back(operator):
+def _cloud(operator):
     op = operator(hosts=4, instances=4, anti_affinity_groups=0)
     conn = op.sim.connect()
     created = op.sim.api(conn, 'POST', 'control-plane', '/', json={
@@ -32,6 +32,11 @@ def test_keystone_alone_upgraded_then_rolled_back(operator):
         a for s, v in sorted(CONTROL_PLANE.items())
         for a in ('--component', '%s=%s' % (s, v))])
     op.ok('release', 'set-current', 'cp')
+    return op, conn
+
+
+def test_keystone_alone_upgraded_then_rolled_back(operator):
+    op, conn = _cloud(operator)
     op.ok('release', 'create', 'cp-ks', '--parent', 'cp', '--component',
           'keystone=26.0.1')
     before = _services(op, conn)
@@ -79,3 +84,25 @@ def test_keystone_alone_upgraded_then_rolled_back(operator):
     done = op.manage('rollout', 'plan', '--template', 'service-update',
                      '--service', 'keystone', '--to', 'cp')
     assert done.returncode == 2 and 'already runs' in done.stderr
+
+
+def test_a_release_breaking_the_api_stops_after_the_first_host(operator):
+    op, conn = _cloud(operator)
+    op.ok('release', 'create', 'cp-bad', '--parent', 'cp', '--component',
+          'keystone=26.0.2')
+    before = _services(op, conn)
+    op.ok('rollout', 'plan', '--template', 'service-update', '--service',
+          'keystone', '--to', 'cp-bad', '--name', 'bad')
+    result = op.manage('rollout', 'start', 'bad')
+    assert result.returncode == 2, result.stdout + result.stderr
+    hosts = {h['host']: h for h in json.loads(op.ok(
+        'rollout', 'status', 'bad', '--format', 'json').stdout)['hosts']}
+    assert hosts['ctl001']['state'] == 'error'
+    assert 'v3.14 dropped' in hosts['ctl001']['error']
+    assert (hosts['ctl002']['state'], hosts['ctl003']['state']) == (
+        'pending', 'pending')
+    # Reverted there: every controller on the old code, in the balancer.
+    assert _services(op, conn) == before
+    report = op.sim.report()['control_plane']
+    assert (report['failed_probes'], report['incompatible']) == (0, 0)
+    assert _current(op) == 'cp'

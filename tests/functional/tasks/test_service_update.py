@@ -19,8 +19,10 @@ from upgrader.workflow import templates
 HOSTS = ('ctl001', 'ctl002', 'ctl003')
 OLD = {'keystone': '26.0.0', 'nova-api': '30.0.0',
        'nova-conductor': '30.0.0'}
-DOCS = {'keystone': {v: {'versions': ['v3.14']}
-                     for v in ('26.0.0', '26.0.1', '27.0.0')}}
+DOCS = {'keystone': dict({v: {'versions': ['v3.14']}
+                          for v in ('26.0.0', '26.0.1', '27.0.0')},
+                         # A patch release that drops the v3 API.
+                         **{'26.0.2': {'versions': ['v4.0']}})}
 
 
 def _template(old=None, new=None):
@@ -107,3 +109,17 @@ def test_a_version_that_does_not_answer_reverts_its_host(cloud):
     # no request failed.
     assert report['incompatible'] == 1
     assert report['failed_probes'] == 0
+
+
+def test_a_release_breaking_the_api_contract_reverts_the_first_host(cloud):
+    simulator, driver = cloud
+    flow = flows.host_flow('ctl001', _template())
+    with pytest.raises(exception.Conflict, match='v3.14 dropped'):
+        engines.run(flow, store=flows.host_store(
+            'r1', 'ctl001', [], {'keystone': '26.0.2'}))
+    keystone = _keystone(driver)
+    assert {h: (k['version'], k['in_lb'], k['healthy'])
+            for h, k in keystone.items()} == dict.fromkeys(
+                HOSTS, ('26.0.0', True, True))
+    report = simulator.report()['control_plane']
+    assert (report['failed_probes'], report['incompatible']) == (0, 0)
