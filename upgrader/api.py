@@ -15,9 +15,11 @@ from oslo_utils import timeutils
 from taskflow import exceptions as tf_exc
 
 from upgrader.common import exception
+from upgrader.common import keys
 from upgrader.common import states
 from upgrader.db import api as db_api
 from upgrader.drivers import compute
+from upgrader.drivers import controlplane
 from upgrader.drivers import host as host_drivers
 from upgrader.jobs import board as job_board
 from upgrader.jobs import controller
@@ -28,7 +30,10 @@ from upgrader.plan import history
 from upgrader.plan import limits
 from upgrader.plan import models as plan_models
 from upgrader.plan import planner
+from upgrader.plan import releases
+from upgrader.plan import services as service_plans
 from upgrader.plan import window
+from upgrader.tasks import service as tasks_service
 from upgrader.workflow import templates
 
 # The owner recorded for a rollout run by the conductors of the job board.
@@ -60,21 +65,50 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
         raise exception.InvalidInput(
             reason='template %s upgrades packages: say to which release '
                    'with --to' % tmpl.name)
-    overrides = {k: v for k, v in policy.items() if v is not None}
+    merged = _merged_policy(tmpl, policy,
+                            learned=lambda p: _learned(dbapi, p))
+    inventory = compute.fetch(conf).get_inventory()
+    plan = planner.make_plan(inventory, _plan_policy(merged), hosts=hosts,
+                             availability_zones=availability_zones)
+    _check_plan(conf, tmpl, plan, merged)
+    return _store_plan(dbapi, name, release, tmpl, plan, merged), plan
+
+
+def _merged_policy(tmpl, overrides, learned=None):
+    """The rollout's policy: defaults, the template's, what history taught
+    (``learned(policy)``), then the operator's overrides (None: not given);
+    refused with the first problem found."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     problems = templates.policy_problems(overrides)
     if problems:
         raise exception.InvalidInput(reason='policy: %s' % problems[0])
     merged = dict({'max_parallel': 1, 'max_failed_hosts': 0}, **tmpl.policy)
-    merged.update(_learned(dbapi, merged))
+    if learned is not None:
+        merged.update(learned(merged))
     merged.update(overrides)
     _check_rollout_policy(merged)
-    plan_policy = plan_models.Policy(**{k: v for k, v in merged.items()
-                                        if k in PLANNER_POLICY})
-    win = (window.parse(merged['maintenance_window'])
-           if merged.get('maintenance_window') else None)
-    inventory = compute.fetch(conf).get_inventory()
-    plan = planner.make_plan(inventory, plan_policy, hosts=hosts,
-                             availability_zones=availability_zones)
+    return merged
+
+
+def _store_plan(dbapi, name, release, tmpl, plan, policy,
+                target_versions=None):
+    """Store a checked plan as a rollout from the cloud's current release to
+    ``release``, with a host run per planned host; return the rollout."""
+    current = dbapi.current_release()
+    rollout = dbapi.rollout_create(
+        name=name, to_release=release.uuid if release else None,
+        from_release=current.uuid if current else None,
+        template_name=tmpl.name, template_content=tmpl.content,
+        template_digest=tmpl.digest, plan=plan.to_dict(), policy=policy)
+    for wave in plan.waves:
+        for host in wave.hosts:
+            dbapi.host_run_create(rollout.uuid, host, wave.index,
+                                  target_versions=target_versions)
+    return dbapi.rollout_get(rollout.uuid)
+
+
+def _check_plan(conf, tmpl, plan, policy):
+    """Refuse, at plan time, a plan that could not be carried out."""
     _check_host_access(conf, tmpl, plan)
     if 'enable_service' not in tmpl.task_names and any(
             s.action == plan_models.STOP_START
@@ -83,22 +117,7 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
         raise exception.PlanError(
             reason='template %s has no enable_service step to start the '
                    'stop-start instances again' % tmpl.name)
-    if win is not None:
-        for wave in plan.waves:
-            if wave.predicted_seconds > win.seconds:
-                raise exception.PlanError(
-                    reason='wave %d is predicted to take %d s, longer than '
-                           'the %d s maintenance window %s'
-                           % (wave.index, wave.predicted_seconds, win.seconds,
-                              merged['maintenance_window']))
-    rollout = dbapi.rollout_create(
-        name=name, to_release=release.uuid if release else None,
-        template_name=tmpl.name, template_content=tmpl.content,
-        template_digest=tmpl.digest, plan=plan.to_dict(), policy=merged)
-    for wave in plan.waves:
-        for host in wave.hosts:
-            dbapi.host_run_create(rollout.uuid, host, wave.index)
-    return dbapi.rollout_get(rollout.uuid), plan
+    _check_window(plan, policy, _window(policy))
 
 
 # Steps that act on the host itself, through the host-access driver.
@@ -118,6 +137,24 @@ def _check_host_access(conf, tmpl, plan):
                    'inventory of the %s host driver: %s'
                    % (len(unknown), conf.host_access.driver,
                       ', '.join(unknown)))
+
+
+def _window(policy):
+    return (window.parse(policy['maintenance_window'])
+            if policy.get('maintenance_window') else None)
+
+
+def _check_window(plan, policy, win):
+    """Refuse a plan with a wave longer than the maintenance window."""
+    if win is None:
+        return
+    for wave in plan.waves:
+        if wave.predicted_seconds > win.seconds:
+            raise exception.PlanError(
+                reason='wave %d is predicted to take %d s, longer than '
+                       'the %d s maintenance window %s'
+                       % (wave.index, wave.predicted_seconds, win.seconds,
+                          policy['maintenance_window']))
 
 
 # How many of the latest rollouts that ran plans learn durations from.
@@ -469,3 +506,193 @@ def purge_logbooks(conf, older_than_days=None):
     finally:
         backend.close()
     return purged
+
+
+def release_diff(conf, old, new):
+    """What moving the cloud from release ``old`` to ``new`` changes.
+
+    :returns: :func:`upgrader.plan.releases.diff` of their components, with
+        ``from`` and ``to`` (the two release names).
+    """
+    dbapi = db_api.get_instance()
+    old_release, new_release = dbapi.release_get(old), dbapi.release_get(new)
+    return dict(releases.diff(old_release.versions, new_release.versions),
+                **{'from': old_release.name, 'to': new_release.name})
+
+
+def set_current_release(conf, release, note=None):
+    """Record that the cloud runs ``release`` now, as the operator says
+    (the first time, or after changing it by other means). A rollout that
+    succeeds on every host records its release by itself."""
+    dbapi = db_api.get_instance()
+    return dbapi.deployment_add(release, note=note or 'set by the operator')
+
+
+def current_release(conf):
+    """The cloud's current release (a dict, or None) and the history of
+    the releases it moved to (oldest first)."""
+    dbapi = db_api.get_instance()
+    current = dbapi.current_release()
+    return (current.to_dict() if current else None,
+            [d.to_dict() for d in dbapi.deployment_list()])
+
+
+def plan_rollback(conf, rollout, name=None, service=None):
+    """Plan a rollout that takes ``rollout`` back, and store it (planned).
+
+    It moves the cloud from the rollout's release back to the one before
+    (its ``from_release``), with the same template and policy: the hosts
+    the rollout changed are drained again, their packages go back to the
+    versions recorded on each host before it was upgraded, and they reboot
+    into them; the planner drains each host onto hosts already rolled back
+    (or untouched), so each instance moves at most once. A host whose
+    packages are already the recorded ones (it reverted itself, or was
+    never reached) is left alone. Nothing in the cloud changes here.
+
+    A rollout of control-plane services (``service-update``) is taken back
+    the same way, one controller at a time out of the load balancer, to the
+    service versions each controller had before.
+
+    :param service: take back only this component (a service, or a
+        package of a compute rollout); the others keep their versions. Its
+        release is then the current one with that component changed back,
+        so the new rollout records none.
+
+    :returns: (rollout, plan) of the new rollout.
+    :raises Conflict: the rollout is still planned or running, or it
+        changed nothing that can be taken back.
+    """
+    dbapi = db_api.get_instance()
+    original = dbapi.rollout_get(rollout)
+    if original.state == states.PLANNED or (
+            original.state in states.ROLLOUT_ACTIVE):
+        raise exception.Conflict(
+            reason='rollout %s is %s: only a rollout that ended (succeeded, '
+                   'failed or aborted) can be rolled back'
+                   % (original.name, original.state))
+    tmpl = templates.parse(original.template_content or '',
+                           original.template_name or original.name)
+    steps = set(tmpl.task_names)
+    if not steps & {'upgrade_packages', 'install_service'}:
+        raise exception.Conflict(
+            reason='rollout %s (template %s) changed no versions: nothing '
+                   'to roll back' % (original.name, tmpl.name))
+    targets = _rollback_targets(conf, dbapi, original,
+                                'install_service' in steps, service)
+    if not targets:
+        raise exception.Conflict(
+            reason='nothing to roll back: every host of rollout %s runs the '
+                   'versions it had before it%s' % (
+                       original.name, ' (%s)' % service if service else ''))
+    policy = dict(original.policy or {})
+    if 'install_service' in steps:
+        plan = service_plans.make_plan(sorted(targets), _plan_policy(policy),
+                                       tmpl.task_names)
+        _check_plan(conf, tmpl, plan, policy)
+        return _store_rollback(dbapi, original, tmpl, policy, targets, name,
+                               plan, service)
+    for pinned in ('first_hosts', 'last_hosts'):
+        # Pinned hosts that need no rollback are not in its selection.
+        if policy.get(pinned):
+            policy[pinned] = [h for h in policy[pinned] if h in targets]
+    plan = planner.make_plan(compute.fetch(conf).get_inventory(),
+                             _plan_policy(policy), hosts=sorted(targets))
+    _check_plan(conf, tmpl, plan, policy)
+    return _store_rollback(dbapi, original, tmpl, policy, targets, name, plan,
+                           service)
+
+
+def _plan_policy(policy):
+    return plan_models.Policy(**{k: v for k, v in policy.items()
+                                 if k in PLANNER_POLICY})
+
+
+def _store_rollback(dbapi, original, tmpl, policy, targets, name, plan,
+                    service=None):
+    whole = service is None or (
+        original.from_release is not None and original.to_release is not None
+        and set(releases.diff(original.from_release.versions,
+                              original.to_release.versions)['changed'])
+        == {service})
+    back = dbapi.rollout_create(
+        name=name or '%s-rollback' % original.name,
+        from_release=original.to_release_id,
+        # One component back of several changed: no release describes the
+        # cloud then, so none is recorded.
+        to_release=original.from_release_id if whole else None,
+        template_name=tmpl.name,
+        template_content=original.template_content,
+        template_digest=original.template_digest, plan=plan.to_dict(),
+        policy=policy, rollback_of=original.uuid)
+    for wave in plan.waves:
+        for host in wave.hosts:
+            dbapi.host_run_create(back.uuid, host, wave.index,
+                                  target_versions=targets[host])
+    dbapi.event_add('plans the rollback of rollout %s (%d host(s))'
+                    % (original.name, len(targets)), rollout=back.uuid)
+    return dbapi.rollout_get(back.uuid), plan
+
+
+def _rollback_targets(conf, dbapi, original, of_services, only=None):
+    """{host: versions before ``original``} for each host whose packages
+    (or control-plane services), read on the host now, are not those
+    versions any more; only component ``only`` if given."""
+    if of_services:
+        cp = controlplane.fetch(conf)
+        fact = tasks_service.PREVIOUS_SERVICE_VERSIONS
+
+        def installed(host, names):
+            found = cp.host_services(host)
+            return {s: found[s]['version'] for s in names if s in found}
+    else:
+        hosts = host_drivers.fetch(conf)
+        fact = keys.PREVIOUS_VERSIONS
+
+        def installed(host, names):
+            return hosts.status(host, packages=names).packages
+    targets = {}
+    for run in dbapi.host_run_list(original.uuid):
+        previous = {c: v for c, v in ((run.facts or {}).get(fact) or {})
+                    .items() if only is None or c == only}
+        if not previous:
+            continue            # never reached its install step
+        now = installed(run.host, sorted(previous))
+        if any(now.get(c) != v for c, v in previous.items()):
+            targets[run.host] = previous
+    return targets
+
+
+def plan_service_rollout(conf, template, service, to_release, name=None,
+                         **policy):
+    """Plan a rollout of one control-plane service to its version in
+    ``to_release`` and store it (planned): its controllers that run another
+    version, in waves that always leave a backend in the load balancer.
+
+    Nothing changes in the cloud. The rollout's release is ``to_release``:
+    make it from the current one with only this service changed
+    (``release create --parent``), and it becomes the cloud's release when
+    the rollout succeeds on every controller.
+
+    :returns: (rollout, plan)
+    """
+    dbapi = db_api.get_instance()
+    tmpl = templates.load(conf, template)
+    if 'install_service' not in tmpl.task_names:
+        raise exception.InvalidInput(
+            reason='template %s changes no control-plane service' % tmpl.name)
+    release = dbapi.release_get(to_release)
+    version = release.versions.get(service)
+    if version is None:
+        raise exception.InvalidInput(reason='release %s has no %s'
+                                     % (release.name, service))
+    merged = _merged_policy(tmpl, policy)
+    running = controlplane.fetch(conf).service_hosts(service)
+    hosts = sorted(h for h, v in running.items() if v['version'] != version)
+    if not hosts:
+        raise exception.Conflict(reason='every controller already runs %s %s'
+                                 % (service, version))
+    plan = service_plans.make_plan(hosts, _plan_policy(merged),
+                                   tmpl.task_names)
+    _check_plan(conf, tmpl, plan, merged)
+    return _store_plan(dbapi, name, release, tmpl, plan, merged,
+                       target_versions={service: version}), plan

@@ -17,6 +17,7 @@ from upgrader.db import api as db_api
 from upgrader.db import migration
 from upgrader.drivers import compute
 from upgrader.jobs import persistence
+from upgrader.plan import releases
 from upgrader.report import html as report_html
 
 
@@ -177,6 +178,67 @@ class ReleaseCommands:
         """Show a release and its component versions."""
         _print_release(db_api.get_instance().release_get(release_ref),
                        output_format)
+
+    @args('old', metavar='OLD', help='The release moved from.')
+    @args('new', metavar='NEW', help='The release moved to.')
+    @common.format_arg()
+    def diff(self, old, new, output_format='table'):
+        """Show what moving from release OLD to NEW changes: components
+        added, removed and changed (with both versions).
+
+        Exit code 1 when the two releases have the same components.
+        """
+        changes = api.release_diff(common.CONF, old, new)
+        if output_format == 'json':
+            common.print_json(changes)
+        else:
+            rows = ([[c, '', v, 'added']
+                     for c, v in changes['added'].items()]
+                    + [[c, v, '', 'removed']
+                       for c, v in changes['removed'].items()]
+                    + [[c, v['from'], v['to'], 'changed']
+                       for c, v in changes['changed'].items()])
+            common.print_table(['Component', changes['from'], changes['to'],
+                                'Change'], sorted(rows))
+            print('%d changed, %d added, %d removed, %d unchanged'
+                  % (len(changes['changed']), len(changes['added']),
+                     len(changes['removed']), len(changes['unchanged'])))
+        if releases.is_empty(changes):
+            return common.EXIT_WARNING
+
+    @args('release_ref', metavar='NAME_OR_UUID',
+          help='The release the cloud runs now.')
+    @args('--note', help='Why (free text), e.g. "installed by hand".')
+    def set_current(self, release_ref, note=None):
+        """Record that the cloud runs this release now.
+
+        Needed once, for the release the cloud runs before upgrader's first
+        rollout; afterwards each rollout that succeeds on every one of its
+        hosts records its release by itself.
+        """
+        deployment = api.set_current_release(common.CONF, release_ref,
+                                             note=note)
+        print('The cloud runs release %s.' % deployment.release.name)
+
+    @common.format_arg()
+    def current(self, output_format='table'):
+        """Show the cloud's current release and the releases it ran
+        before, with the rollouts that moved it.
+
+        Exit code 1 when no release was ever recorded.
+        """
+        release, history = api.current_release(common.CONF)
+        if output_format == 'json':
+            common.print_json({'current': release, 'history': history})
+        else:
+            print('Current release: %s' % (release['name'] if release
+                                           else 'unknown (release '
+                                                'set-current NAME)'))
+            common.print_table(['Since', 'Release', 'Rollout', 'Note'],
+                               [[d['created_at'], d['release'], d['rollout'],
+                                 d['note']] for d in history])
+        if release is None:
+            return common.EXIT_WARNING
 
 
 class PersistenceCommands:
@@ -367,13 +429,18 @@ class RolloutCommands:
           help='Comma-separated hosts to upgrade first, in this order.')
     @args('--last-hosts', type=_host_list,
           help='Comma-separated hosts to upgrade last.')
+    @args('--service', metavar='SERVICE',
+          help='A control-plane service (keystone, nova-api...) to roll out '
+               'across its controllers, with a template such as '
+               'service-update; --hosts, --az and compute policy do not '
+               'apply.')
     @args('--name', dest='rollout_name', help='A name for the rollout.')
     @args('--moves', dest='show_moves', action='store_true',
           help='Also list every planned instance move.')
     @common.format_arg()
     def plan(self, template, to_release=None, hosts=None, azs=None,
              rollout_name=None, show_moves=False, output_format='table',
-             **policy):
+             service=None, **policy):
         """Plan a rollout and store it; the cloud is not touched.
 
         Reads the inventory, orders the hosts in waves, gives every instance
@@ -381,9 +448,19 @@ class RolloutCommands:
         each instance moves once) and proves each wave fits. Policy options
         override the template's.
         """
-        rollout, plan = api.plan_rollout(
-            common.CONF, template, to_release=to_release, hosts=hosts,
-            availability_zones=azs, name=rollout_name, **policy)
+        if service is not None:
+            if hosts or azs or to_release is None:
+                raise exception.InvalidInput(
+                    reason='--service needs --to and takes no --hosts or '
+                           '--az')
+            rollout, plan = api.plan_service_rollout(
+                common.CONF, template, service, to_release,
+                name=rollout_name, max_parallel=policy.get('max_parallel'),
+                max_failed_hosts=policy.get('max_failed_hosts'))
+        else:
+            rollout, plan = api.plan_rollout(
+                common.CONF, template, to_release=to_release, hosts=hosts,
+                availability_zones=azs, name=rollout_name, **policy)
         _print_plan(rollout, plan, output_format, show_moves)
         return common.EXIT_WARNING if plan.warnings else common.EXIT_OK
 
@@ -400,6 +477,36 @@ class RolloutCommands:
         state = api.start(common.CONF, rollout_ref, on_event=_Progress(),
                           max_failed_hosts=max_failed_hosts)
         return _outcome(rollout_ref, state)
+
+    @args('rollout_ref', metavar='ROLLOUT',
+          help='The rollout to take back (name or uuid).')
+    @args('--name', dest='rollout_name',
+          help='A name for the rollback (default: ROLLOUT-rollback).')
+    @args('--plan-only', action='store_true',
+          help='Store the rollback\'s plan without running it (then '
+               'rollout start).')
+    @args('--service', metavar='COMPONENT',
+          help='Take back only this service (or package); the others keep '
+               'their versions.')
+    @common.format_arg()
+    def rollback(self, rollout_ref, rollout_name=None, plan_only=False,
+                 service=None, output_format='table'):
+        """Take a rollout back: a new rollout to the release before it.
+
+        Same template and policy, same guarantees: the hosts the rollout
+        changed are drained again (each instance moves at most once), their
+        packages go back to the versions each had before, they reboot into
+        them and are re-enabled one wave at a time. Hosts already on their
+        old versions are left alone. Runs here unless --plan-only; exit
+        codes as rollout start.
+        """
+        rollout, plan = api.plan_rollback(common.CONF, rollout_ref,
+                                          name=rollout_name, service=service)
+        _print_plan(rollout, plan, output_format)
+        if plan_only:
+            return common.EXIT_WARNING if plan.warnings else common.EXIT_OK
+        state = api.start(common.CONF, rollout.uuid, on_event=_Progress())
+        return _outcome(rollout.name, state)
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
     def pause(self, rollout_ref):

@@ -58,13 +58,35 @@ class Connection(metaclass=abc.ABCMeta):
     def release_list(self):
         """Return every Release, oldest first."""
 
+    # Deployments: the releases the cloud moved to, in order.
+
+    @abc.abstractmethod
+    def deployment_add(self, release, rollout=None, note=None):
+        """Record that the cloud now runs this release; return the
+        Deployment (``release`` and ``rollout`` loaded).
+
+        :param release: name, uuid or id of a release.
+        :param rollout: the rollout that moved it there, or None (the
+            operator says so).
+        :raises ReleaseNotFound:
+        :raises RolloutNotFound:
+        """
+
+    @abc.abstractmethod
+    def deployment_list(self):
+        """Return every Deployment, oldest first."""
+
+    @abc.abstractmethod
+    def current_release(self):
+        """Return the Release of the latest Deployment, or None."""
+
     # Rollouts.
 
     @abc.abstractmethod
     def rollout_create(self, name=None, from_release=None, to_release=None,
                        template_name=None, template_content=None,
                        template_digest=None, policy=None, plan=None,
-                       state=None):
+                       state=None, rollback_of=None):
         """Create a rollout.
 
         :param name: unique name; None generates ``rollout-<uuid prefix>``.
@@ -75,6 +97,8 @@ class Connection(metaclass=abc.ABCMeta):
         :param policy: JSON-serialisable dict.
         :param plan: JSON-serialisable dict (the planner's ``to_dict()``).
         :param state: default ``states.PLANNED``.
+        :param rollback_of: id, uuid or name of the rollout this one takes
+            back, or None.
         :returns: the Rollout (``from_release``/``to_release`` loaded).
         :raises RolloutExists: the name is taken.
         :raises ReleaseNotFound: a release does not exist.
@@ -111,8 +135,11 @@ class Connection(metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def host_run_create(self, rollout, host, wave, state=None,
-                        facts=None):
+                        facts=None, target_versions=None):
         """Add a host to a rollout, in this wave (default state pending).
+
+        :param target_versions: the versions this host goes to, if not the
+            rollout's release's (dict of package to version).
 
         :raises RolloutNotFound:
         :raises HostRunExists: the host is already in this rollout.

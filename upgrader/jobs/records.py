@@ -122,8 +122,11 @@ class DbRollouts:
         plan = plan_models.Plan.from_dict(rollout.plan)
         wave = plan.waves[wave_index - 1]
         versions = rollout.to_release.versions if rollout.to_release else {}
-        skipped = {r.host for r in self.dbapi.host_run_list(
-            rollout.uuid, state=states.HOST_SKIPPED)}
+        runs = self.dbapi.host_run_list(rollout.uuid)
+        skipped = {r.host for r in runs if r.state == states.HOST_SKIPPED}
+        # A rollback's hosts go back to the versions each had before.
+        targets = {r.host: r.target_versions for r in runs
+                   if r.target_versions}
         jobs = []
         for host in wave.hosts:
             if host in skipped:
@@ -139,7 +142,7 @@ class DbRollouts:
             jobs.append(dispatcher.HostJob(
                 rollout_id=rollout.uuid, host=host,
                 template_content=rollout.template_content, moves=moves,
-                versions=versions))
+                versions=targets.get(host, versions)))
         return jobs
 
     def finish(self, rollout_id, state, error):
@@ -151,6 +154,22 @@ class DbRollouts:
         if state == states.SUCCEEDED:
             values['finished_at'] = timeutils.utcnow()
         self.dbapi.rollout_update(rollout_id, values)
+        if state == states.SUCCEEDED:
+            self._deployed(rollout_id)
+
+    def _deployed(self, rollout_id):
+        """The cloud runs the rollout's release now, if every one of its
+        hosts got there (a host reverted or skipped did not)."""
+        rollout = self.dbapi.rollout_get(rollout_id)
+        runs = self.dbapi.host_run_list(rollout_id)
+        if rollout.to_release is None or any(
+                r.state != states.HOST_DONE for r in runs):
+            return
+        current = self.dbapi.current_release()
+        # Once: the finish of a resumed controller may run again.
+        if current is None or current.id != rollout.to_release_id:
+            self.dbapi.deployment_add(rollout.to_release_id,
+                                      rollout=rollout.uuid)
 
     def stop_requested(self, rollout_id):
         return self.dbapi.rollout_get(rollout_id).state == states.ABORTING

@@ -22,6 +22,7 @@ from taskflow import states as tf_states
 from upgrader.common import exception
 from upgrader.common import states
 from upgrader.drivers import compute
+from upgrader.drivers import controlplane
 from upgrader.drivers import host as host_drivers
 from upgrader.jobs import controller
 from upgrader.jobs import dispatcher
@@ -102,6 +103,7 @@ def build_runtime(conf, dbapi, backend, on_event=None, board=None,
                                                         fence)
     return base.Runtime(
         compute=compute.fetch(conf), hosts=host_drivers.fetch(conf),
+        controlplane=controlplane.fetch(conf),
         recorder=recorder, rollouts=records.DbRollouts(dbapi),
         dispatcher=host_dispatcher, fence=fence,
         poll_interval=conf.workflow.poll_interval)

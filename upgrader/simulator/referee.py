@@ -15,6 +15,7 @@ stopped for a reboot was started again.
 import collections
 import json
 
+from upgrader.simulator import controlplane
 from upgrader.simulator import state
 
 INSTANCE_KILLED = 'instance_killed'
@@ -25,8 +26,14 @@ LEFT_DISABLED = 'host_left_disabled'
 # nova-compute restarted (package install) with instances on its host: they
 # keep running, but the design's invariant 1 forbids it.
 SERVICE_RESTARTED = 'instances_on_restarted_service'
+# The control plane (upgrader.simulator.controlplane): a running service
+# whose code cannot use its database schema; a request through the load
+# balancer that failed.
+INCOMPATIBLE_SCHEMA = 'incompatible_schema'
+API_REQUEST_FAILED = 'api_request_failed'
 KINDS = (INSTANCE_KILLED, TOO_MANY_OUT, OVERCOMMITTED, ANTI_AFFINITY,
-         LEFT_DISABLED, SERVICE_RESTARTED)
+         LEFT_DISABLED, SERVICE_RESTARTED, INCOMPATIBLE_SCHEMA,
+         API_REQUEST_FAILED)
 
 OUT_OF_SERVICE_SQL = ("SELECT name, az, status, power, forced_down FROM hosts "
                       "WHERE status = 'disabled' OR power != 'up' "
@@ -136,6 +143,7 @@ def report(conn, now):
             "SELECT name FROM hosts WHERE status = 'disabled' ORDER BY "
             'name')],
         'package_versions': _package_versions(conn),
+        'control_plane': controlplane.report(conn),
         'policy': get_policy(conn),
     }
 

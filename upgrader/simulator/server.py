@@ -21,6 +21,7 @@ import yaml
 from upgrader.common import exception
 from upgrader.simulator.api import base
 from upgrader.simulator.api import compute
+from upgrader.simulator.api import controlplane
 from upgrader.simulator.api import hostagent
 from upgrader.simulator.api import identity
 from upgrader.simulator.api import placement
@@ -32,7 +33,7 @@ from upgrader.simulator import state
 LOG = logging.getLogger(__name__)
 
 SERVICES = (identity.SERVICE, compute.SERVICE, placement.SERVICE,
-            hostagent.AGENT, hostagent.ADMIN)
+            hostagent.AGENT, hostagent.ADMIN, controlplane.SERVICE)
 DEFAULT_CLOUD_NAME = 'upgrader-simulator'
 
 

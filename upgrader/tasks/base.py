@@ -60,9 +60,11 @@ class Runtime:
 
     def __init__(self, compute, hosts, recorder=None, rollouts=None,
                  dispatcher=None, fence=None, poll_interval=2.0,
-                 sleep=time.sleep, clock=time.monotonic):
+                 sleep=time.sleep, clock=time.monotonic, controlplane=None):
         self.compute = compute
         self.hosts = hosts
+        # Services of controller hosts and their load balancer.
+        self.controlplane = controlplane
         self.recorder = recorder or Recorder()
         self.rollouts = rollouts
         self.dispatcher = dispatcher

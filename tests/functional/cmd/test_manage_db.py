@@ -105,6 +105,48 @@ def test_release_create_list_show(synced_conf):
     assert json.loads(result.stdout) == child
 
 
+def test_release_diff_and_current(synced_conf):
+    for argv in (['2026.1', '--component', 'keystone=26.0.0',
+                  '--component', 'nova-api=30.0.0', '--component',
+                  'qemu=8.0.0'],
+                 # One component changed: a release that differs only there.
+                 ['2026.1-ks', '--parent', '2026.1', '--component',
+                  'keystone=27.0.1']):
+        assert _manage(synced_conf, 'release', 'create',
+                       *argv).returncode == 0
+    result = _manage(synced_conf, 'release', 'diff', '2026.1', '2026.1-ks',
+                     '--format', 'json')
+    assert result.returncode == 0, result
+    assert json.loads(result.stdout) == {
+        'from': '2026.1', 'to': '2026.1-ks', 'added': {}, 'removed': {},
+        'changed': {'keystone': {'from': '26.0.0', 'to': '27.0.1'}},
+        'unchanged': ['nova-api', 'qemu']}
+    table = _manage(synced_conf, 'release', 'diff', '2026.1-ks', '2026.1')
+    assert table.returncode == 0, table
+    assert '1 changed, 0 added, 0 removed, 2 unchanged' in table.stdout
+    same = _manage(synced_conf, 'release', 'diff', '2026.1', '2026.1')
+    assert same.returncode == 1 and '0 changed' in same.stdout
+    _one_line_error(_manage(synced_conf, 'release', 'diff', '2026.1',
+                            'nope'), 'Release nope does not exist')
+
+    unknown = _manage(synced_conf, 'release', 'current', '--format', 'json')
+    assert unknown.returncode == 1
+    assert json.loads(unknown.stdout) == {'current': None, 'history': []}
+    _one_line_error(_manage(synced_conf, 'release', 'set-current', 'nope'),
+                    'Release nope does not exist')
+    result = _manage(synced_conf, 'release', 'set-current', '2026.1',
+                     '--note', 'as installed')
+    assert result.returncode == 0, result
+    assert 'runs release 2026.1' in result.stdout
+    result = _manage(synced_conf, 'release', 'current', '--format', 'json')
+    assert result.returncode == 0, result
+    current = json.loads(result.stdout)
+    assert current['current']['name'] == '2026.1'
+    assert [(d['release'], d['rollout'], d['note'])
+            for d in current['history']] == [('2026.1', None,
+                                              'as installed')]
+
+
 @pytest.mark.parametrize('components,text', [
     (['nova'], "'nova': expected NAME=VERSION"),
     (['nova=29.1.0', 'nova=29.2.0'], 'component nova given twice'),

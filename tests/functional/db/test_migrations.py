@@ -14,8 +14,8 @@ from upgrader.db import migration
 from upgrader.db.sqlalchemy import engine
 from upgrader.db.sqlalchemy import models
 
-OUR_TABLES = {'releases', 'release_components', 'rollouts', 'host_runs',
-              'instance_moves', 'events'}
+OUR_TABLES = {'releases', 'release_components', 'deployments', 'rollouts',
+              'host_runs', 'instance_moves', 'events'}
 
 
 def _tables():

@@ -78,6 +78,47 @@ def test_release_not_found(dbapi):
             dbapi.release_get(ident)
 
 
+# Deployments.
+
+def test_deployments_track_the_current_release(dbapi):
+    assert dbapi.current_release() is None
+    assert dbapi.deployment_list() == []
+    dbapi.release_create('r1', {'nova': '29.1.0'})
+    dbapi.release_create('r2', {'nova': '29.2.0'})
+    first = dbapi.deployment_add('r1', note='as found')
+    assert first.to_dict() == {'id': first.id, 'note': 'as found',
+                               'created_at': first.created_at.isoformat(),
+                               'release': 'r1', 'rollout': None}
+    rollout = dbapi.rollout_create(name='up', from_release='r1',
+                                   to_release='r2')
+    dbapi.deployment_add('r2', rollout=rollout.uuid)
+    assert dbapi.current_release().name == 'r2'
+    assert [(d.release.name, d.rollout.name if d.rollout else None)
+            for d in dbapi.deployment_list()] == [('r1', None),
+                                                   ('r2', 'up')]
+    dbapi.deployment_add('r1', rollout='up', note='rolled back')
+    assert dbapi.current_release().versions == {'nova': '29.1.0'}
+    with pytest.raises(exception.ReleaseNotFound):
+        dbapi.deployment_add('nope')
+    with pytest.raises(exception.RolloutNotFound):
+        dbapi.deployment_add('r1', rollout='nope')
+    assert len(dbapi.deployment_list()) == 3
+
+
+def test_rollback_of_and_target_versions(dbapi):
+    dbapi.rollout_create(name='up')
+    back = dbapi.rollout_create(name='back', rollback_of='up')
+    dbapi.host_run_create('back', 'cmp1', 1,
+                          target_versions={'qemu': '8.0.0'})
+    assert dbapi.rollout_get(back.uuid).to_dict()['rollback_of'] == 'up'
+    assert dbapi.rollout_get('up').to_dict()['rollback_of'] is None
+    run = dbapi.host_run_get('back', 'cmp1')
+    assert run.target_versions == {'qemu': '8.0.0'}
+    assert run.to_dict()['target_versions'] == {'qemu': '8.0.0'}
+    with pytest.raises(exception.RolloutNotFound):
+        dbapi.rollout_create(name='x', rollback_of='nope')
+
+
 # Rollouts.
 
 def test_rollout_create_get_list(dbapi):
@@ -219,6 +260,9 @@ CALLS = [
     ('release_create', ('r1', {'nova': '1'})),
     ('release_get', ('r1',)),
     ('release_list', ()),
+    ('deployment_add', ('r1',)),
+    ('deployment_list', ()),
+    ('current_release', ()),
     ('rollout_create', ()),
     ('rollout_get', ('x',)),
     ('rollout_list', ()),

@@ -40,7 +40,7 @@ def test_token_and_catalog(app, token):
                                        {}, _auth_body())
     catalog = {e['type']: e for e in body['token']['catalog']}
     assert set(catalog) == {'identity', 'compute', 'placement', 'host-agent',
-                            'simulator-admin'}
+                            'simulator-admin', 'control-plane'}
     assert catalog['host-agent']['name'] == 'upgrader-host-agent'
     urls = {ep['interface']: ep['url']
             for ep in catalog['compute']['endpoints']}

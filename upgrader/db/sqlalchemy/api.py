@@ -208,13 +208,42 @@ class Connection(api.Connection):
             return list(session.scalars(
                 sa.select(models.Release).order_by(models.Release.id)))
 
+    # Deployments.
+
+    @_db_call
+    def deployment_add(self, release, rollout=None, note=None):
+        with _session(writer=True) as session:
+            deployment = models.Deployment(
+                release=_get_release(session, release), note=_mask(note),
+                created_at=timeutils.utcnow())
+            if rollout is not None:
+                deployment.rollout_id = _rollout_id(session, rollout)
+            session.add(deployment)
+            session.flush()
+            session.refresh(deployment)
+            return deployment
+
+    @_db_call
+    def deployment_list(self):
+        with _session() as session:
+            return list(session.scalars(
+                sa.select(models.Deployment).order_by(models.Deployment.id)))
+
+    @_db_call
+    def current_release(self):
+        with _session() as session:
+            latest = session.scalars(
+                sa.select(models.Deployment)
+                .order_by(models.Deployment.id.desc()).limit(1)).first()
+            return latest.release if latest is not None else None
+
     # Rollouts.
 
     @_db_call
     def rollout_create(self, name=None, from_release=None, to_release=None,
                        template_name=None, template_content=None,
                        template_digest=None, policy=None, plan=None,
-                       state=None):
+                       state=None, rollback_of=None):
         uuid = uuidutils.generate_uuid()
         if name is None:
             name = 'rollout-%s' % uuid[:8]
@@ -232,6 +261,8 @@ class Connection(api.Connection):
                 rollout.from_release = _get_release(session, from_release)
             if to_release is not None:
                 rollout.to_release = _get_release(session, to_release)
+            if rollback_of is not None:
+                rollout.rollback_of_id = _rollout_id(session, rollback_of)
             session.add(rollout)
             try:
                 session.flush()
@@ -271,12 +302,12 @@ class Connection(api.Connection):
 
     @_db_call
     def host_run_create(self, rollout, host, wave, state=None,
-                        facts=None):
+                        facts=None, target_versions=None):
         with _session(writer=True) as session:
             run = models.HostRun(
                 rollout_id=_rollout_id(session, rollout), host=host,
                 wave=wave, state=state or states.HOST_PENDING,
-                facts=facts)
+                facts=facts, target_versions=target_versions)
             session.add(run)
             try:
                 session.flush()

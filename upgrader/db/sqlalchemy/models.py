@@ -171,6 +171,7 @@ class Rollout(Base):
         # Foreign keys are indexed explicitly: MySQL would add its own.
         sa.Index('rollouts_from_release_id_idx', 'from_release_id'),
         sa.Index('rollouts_to_release_id_idx', 'to_release_id'),
+        sa.Index('rollouts_rollback_of_id_idx', 'rollback_of_id'),
         MYSQL_TABLE_ARGS,
     )
     _dict_fields = ('uuid', 'name', 'state', 'template_name',
@@ -188,6 +189,10 @@ class Rollout(Base):
         sa.ForeignKey('releases.id', name='fk_rollouts_from_release_id'))
     to_release_id: orm.Mapped[int | None] = orm.mapped_column(
         sa.ForeignKey('releases.id', name='fk_rollouts_to_release_id'))
+    # The rollout this one takes back (``rollout rollback``).
+    rollback_of_id: orm.Mapped[int | None] = orm.mapped_column(
+        sa.ForeignKey('rollouts.id', ondelete='SET NULL',
+                      name='fk_rollouts_rollback_of_id'))
     template_name: orm.Mapped[str | None] = orm.mapped_column(
         sa.String(NAME_LENGTH))
     # The template as it was when the rollout was created, so that a resumed
@@ -215,6 +220,8 @@ class Rollout(Base):
         foreign_keys=[from_release_id], lazy='joined')
     to_release: orm.Mapped[Release | None] = orm.relationship(
         foreign_keys=[to_release_id], lazy='joined')
+    rollback_of: orm.Mapped['Rollout | None'] = orm.relationship(
+        remote_side=[id], lazy='joined', join_depth=1)
 
     def to_dict(self):
         data = super().to_dict()
@@ -222,6 +229,10 @@ class Rollout(Base):
                                 if self.from_release else None)
         data['to_release'] = (self.to_release.name
                               if self.to_release else None)
+        rollback_of = None
+        if 'rollback_of' not in sa.inspect(self).unloaded:
+            rollback_of = self.rollback_of.name if self.rollback_of else None
+        data['rollback_of'] = rollback_of
         return data
 
 
@@ -237,8 +248,8 @@ class HostRun(Base):
         MYSQL_TABLE_ARGS,
     )
     _dict_fields = ('id', 'rollout_id', 'host', 'wave', 'state', 'step',
-                    'error', 'facts', 'created_at', 'updated_at',
-                    'started_at', 'finished_at')
+                    'error', 'facts', 'target_versions', 'created_at',
+                    'updated_at', 'started_at', 'finished_at')
 
     id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)
     rollout_id: orm.Mapped[int] = orm.mapped_column(
@@ -257,6 +268,10 @@ class HostRun(Base):
     # they act: the package versions before the upgrade (what a revert goes
     # back to), the boot id before a reboot.
     facts: orm.Mapped[dict | None] = orm.mapped_column(
+        JSONText())
+    # The versions this host goes to when they are not its rollout's
+    # release's: a rollback's are the versions each host had before.
+    target_versions: orm.Mapped[dict | None] = orm.mapped_column(
         JSONText())
     created_at: orm.Mapped[datetime.datetime] = _created_at()
     updated_at: orm.Mapped[datetime.datetime | None] = _updated_at()
@@ -309,6 +324,39 @@ class InstanceMove(Base):
         DateTime)
     finished_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
         DateTime)
+
+
+class Deployment(Base):
+    """The cloud moved to a release: by a rollout that succeeded, or as the
+    operator said (``release set-current``). The latest one is the cloud's
+    current release."""
+
+    __tablename__ = 'deployments'
+    __table_args__ = (
+        sa.Index('deployments_release_id_idx', 'release_id'),
+        sa.Index('deployments_rollout_id_idx', 'rollout_id'),
+        MYSQL_TABLE_ARGS,
+    )
+    _dict_fields = ('id', 'note', 'created_at')
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)
+    release_id: orm.Mapped[int] = orm.mapped_column(
+        sa.ForeignKey('releases.id', name='fk_deployments_release_id'),
+        nullable=False)
+    rollout_id: orm.Mapped[int | None] = orm.mapped_column(
+        sa.ForeignKey('rollouts.id', ondelete='SET NULL',
+                      name='fk_deployments_rollout_id'))
+    note: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    created_at: orm.Mapped[datetime.datetime] = _created_at()
+
+    release: orm.Mapped[Release] = orm.relationship(lazy='joined')
+    rollout: orm.Mapped[Rollout | None] = orm.relationship(lazy='joined')
+
+    def to_dict(self):
+        data = super().to_dict()
+        data['release'] = self.release.name
+        data['rollout'] = self.rollout.name if self.rollout else None
+        return data
 
 
 class Event(Base):

@@ -20,6 +20,7 @@ CATALOG = [
     ('placement', 'placement', '/placement'),
     ('host-agent', 'upgrader-host-agent', '/host-agent/v1'),
     ('simulator-admin', 'upgrader-simulator', '/admin/v1'),
+    ('control-plane', 'upgrader-control-plane', '/controlplane/v1'),
 ]
 INTERFACES = ('public', 'internal', 'admin')
 UNAUTHORIZED = 'The request you have made requires authentication.'

@@ -1,0 +1,92 @@
+"""The control-plane API (catalog type ``control-plane``): controller hosts,
+their services and the load balancer, as a deployment tool would drive them.
+
+The model and its rules are in :mod:`upgrader.simulator.controlplane`;
+``GET /v1/lb/<service>`` is a request to the service through the load
+balancer (its version document, or 503), counted as a probe.
+"""
+
+from upgrader.simulator.api import base
+from upgrader.simulator import controlplane as model
+
+V = '/v1'
+INSTANCE = V + '/hosts/(?P<host>[^/]+)/services/(?P<service>[^/]+)'
+
+
+class ControlPlaneService(base.Service):
+    prefix = '/controlplane'
+    name = 'control-plane'
+
+
+SERVICE = ControlPlaneService()
+
+
+@SERVICE.route('GET', V)
+def show(request, cloud):
+    return 200, model.describe(cloud.conn)
+
+
+@SERVICE.route('POST', V)
+def create(request, cloud):
+    body = request.json()
+    controllers = body.get('controllers', 3)
+    versions = body.get('versions')
+    if not isinstance(controllers, int) or not isinstance(versions, dict):
+        raise base.ApiError(400, 'controllers (an integer) and versions '
+                            '(service: version) are required.')
+    model.create(cloud.conn, cloud.now, controllers, versions,
+                 documents=body.get('documents'))
+    return 201, model.describe(cloud.conn)
+
+
+@SERVICE.route('GET', V + '/lb/(?P<service>[^/]+)')
+def through_lb(request, cloud, service):
+    ok, document, reason = model.probe(cloud.conn, cloud.now, service)
+    if not ok:
+        return 503, {'error': {'code': 503, 'title': 'Service Unavailable',
+                               'message': '%s: %s' % (service, reason)}}
+    return 200, {'version': document}
+
+
+@SERVICE.route('GET', V + '/hosts/(?P<host>[^/]+)')
+def show_host(request, cloud, host):
+    return 200, {'services': model.host_services(cloud.conn, host)}
+
+
+@SERVICE.route('POST', INSTANCE + '/stop')
+def stop(request, cloud, host, service):
+    model.stop(cloud.conn, cloud.now, host, service)
+    return 204, None
+
+
+@SERVICE.route('POST', INSTANCE + '/start')
+def start(request, cloud, host, service):
+    model.start(cloud.conn, cloud.now, host, service)
+    return 204, None
+
+
+@SERVICE.route('PUT', INSTANCE + '/version')
+def install(request, cloud, host, service):
+    model.install(cloud.conn, cloud.now, host, service,
+                  request.json().get('version'))
+    return 204, None
+
+
+@SERVICE.route('PUT', INSTANCE + '/lb')
+def set_in_lb(request, cloud, host, service):
+    in_lb = request.json().get('in_lb')
+    if not isinstance(in_lb, bool):
+        raise base.ApiError(400, 'in_lb must be true or false.')
+    model.set_in_lb(cloud.conn, cloud.now, host, service, in_lb)
+    return 204, None
+
+
+@SERVICE.route('POST', V + '/databases/(?P<db>[^/]+)/migrate')
+def migrate(request, cloud, db):
+    body = request.json()
+    if body.get('phase') not in ('expand', 'contract') or not isinstance(
+            body.get('to'), int):
+        raise base.ApiError(400, 'phase (expand or contract) and to (a '
+                            'schema generation) are required.')
+    model.migrate(cloud.conn, cloud.now, db, body['phase'], body['to'])
+    return 204, None

@@ -1,0 +1,358 @@
+"""The simulated control plane: controller hosts running API and worker
+services behind a load balancer, and the databases they share.
+
+The model (what a rollout of a control-plane service must respect):
+
+- Each service instance (one service on one controller host) runs a code
+  version; its **schema generation** is the version's major number
+  (keystone 27.0.1 is generation 27), so a patch release needs no schema
+  change and a major one does.
+- Each database (keystone, nova, glance) has an ``expanded`` and a
+  ``contracted`` generation (``contracted <= expanded``). Code of
+  generation ``g`` runs on it iff ``contracted <= g <= expanded``: new code
+  needs the expand migrations, old code runs on an expanded schema, and old
+  code fails once the schema is contracted past it.
+- A running instance whose code cannot use its schema is an outage: the
+  referee records ``incompatible_schema`` for every such pairing.
+- API services sit behind the load balancer; the balancer sends requests to
+  every backend it holds, so a backend in it that is stopped or cannot use
+  its schema fails requests, and so does a service with no healthy backend.
+
+The referee's probes: the control plane only changes through the calls
+below, and it stays the same between two of them, so probing every API
+through the load balancer right after each change sees every state it went
+through (one probe per API service per change). ``GET /controlplane/v1/lb/
+<service>`` is a probe too, the one health checks use. The counts and the
+failed probes are in the referee's report under ``control_plane``.
+Starting a service is immediate here (no start-up time is modelled yet).
+"""
+
+import json
+
+from upgrader.common import exception
+from upgrader.simulator import referee
+
+API = 'api'
+WORKER = 'worker'
+# The services of a full control plane: kind and database.
+SERVICES = {
+    'keystone': (API, 'keystone'),
+    'glance-api': (API, 'glance'),
+    'nova-api': (API, 'nova'),
+    'nova-conductor': (WORKER, 'nova'),
+    'nova-scheduler': (WORKER, 'nova'),
+}
+RUNNING = 'running'
+STOPPED = 'stopped'
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cp_databases (
+    name TEXT PRIMARY KEY,
+    expanded INTEGER NOT NULL,     -- newest generation the schema serves
+    contracted INTEGER NOT NULL    -- oldest generation it still serves
+);
+CREATE TABLE IF NOT EXISTS cp_services (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,            -- api | worker
+    db TEXT NOT NULL REFERENCES cp_databases(name),
+    -- {version: {"versions": [major API versions], "min": "2.1",
+    --  "max": "2.96"}}: the version document each code version serves.
+    documents TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS cp_instances (
+    host TEXT NOT NULL,
+    service TEXT NOT NULL REFERENCES cp_services(name),
+    version TEXT NOT NULL,
+    status TEXT NOT NULL,          -- running | stopped
+    in_lb INTEGER NOT NULL,        -- api services: a backend of the balancer
+    PRIMARY KEY (host, service)
+);
+CREATE TABLE IF NOT EXISTS cp_probes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    service TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    reason TEXT
+);
+"""
+
+
+def generation(version):
+    """The schema generation of a code version: its major number."""
+    head = str(version).split('.', 1)[0]
+    if not head.isdigit():
+        raise exception.InvalidInput(
+            reason='version %r: expected MAJOR.MINOR.PATCH' % (version,))
+    return int(head)
+
+
+def create(conn, now, controllers, versions, documents=None):
+    """Add a control plane: ``controllers`` hosts (ctl001...) each running
+    every service of ``versions`` ({service: version}), in the balancer,
+    on databases at the services' generation.
+
+    :param documents: {service: {version: document}} (see the schema).
+    """
+    if controllers < 1:
+        raise exception.InvalidInput(reason='at least one controller')
+    # One statement at a time: executescript would commit the caller's
+    # transaction.
+    for statement in SCHEMA.split(';'):
+        if statement.strip():
+            conn.execute(statement)
+    if conn.execute('SELECT 1 FROM cp_services').fetchone():
+        raise exception.Conflict(reason='the cloud has a control plane')
+    for service, version in sorted(versions.items()):
+        if service not in SERVICES:
+            raise exception.InvalidInput(
+                reason='unknown service %s (one of %s)'
+                       % (service, ', '.join(sorted(SERVICES))))
+        kind, db = SERVICES[service]
+        gen = generation(version)
+        row = conn.execute('SELECT * FROM cp_databases WHERE name = ?',
+                           (db,)).fetchone()
+        if row is None:
+            conn.execute('INSERT INTO cp_databases VALUES (?, ?, ?)',
+                         (db, gen, gen))
+        elif row['expanded'] != gen:
+            raise exception.InvalidInput(
+                reason='%s %s is not of generation %d, as the other %s '
+                       'services' % (service, version, row['expanded'], db))
+        conn.execute('INSERT INTO cp_services VALUES (?, ?, ?, ?)',
+                     (service, kind, db, json.dumps(
+                         (documents or {}).get(service, {}),
+                         sort_keys=True)))
+        for index in range(1, controllers + 1):
+            conn.execute('INSERT INTO cp_instances VALUES (?, ?, ?, ?, ?)',
+                         (host_name(index), service, version, RUNNING,
+                          int(kind == API)))
+    _changed(conn, now, 'control plane created')
+
+
+def host_name(index):
+    return 'ctl%03d' % index
+
+
+def exists(conn):
+    return conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+        "'cp_services'").fetchone() is not None
+
+
+def _instance(conn, host, service):
+    row = conn.execute('SELECT * FROM cp_instances WHERE host = ? AND '
+                       'service = ?', (host, service)).fetchone()
+    if row is None:
+        raise exception.NotFound(what='service %s on controller %s'
+                                      % (service, host))
+    return row
+
+
+def _service(conn, service):
+    row = conn.execute('SELECT * FROM cp_services WHERE name = ?',
+                       (service,)).fetchone()
+    if row is None:
+        raise exception.NotFound(what='control-plane service %s' % service)
+    return row
+
+
+def _database(conn, name):
+    return conn.execute('SELECT * FROM cp_databases WHERE name = ?',
+                        (name,)).fetchone()
+
+
+def usable(conn, instance):
+    """Whether this instance's code can use its database's schema."""
+    db = _database(conn, _service(conn, instance['service'])['db'])
+    return db['contracted'] <= generation(instance['version']) <= \
+        db['expanded']
+
+
+def healthy(conn, instance):
+    return instance['status'] == RUNNING and usable(conn, instance)
+
+
+# -- the operations a rollout uses ------------------------------------------
+
+def stop(conn, now, host, service):
+    _instance(conn, host, service)
+    _set(conn, host, service, status=STOPPED)
+    _changed(conn, now, 'stopped %s on %s' % (service, host), host)
+
+
+def start(conn, now, host, service):
+    _instance(conn, host, service)
+    _set(conn, host, service, status=RUNNING)
+    _changed(conn, now, 'started %s on %s' % (service, host), host)
+
+
+def install(conn, now, host, service, version):
+    """Install a code version; a running service keeps the old code until
+    it restarts, so installing needs a stopped service."""
+    generation(version)
+    if _instance(conn, host, service)['status'] == RUNNING:
+        raise exception.Conflict(reason='stop %s on %s before installing'
+                                        % (service, host))
+    _set(conn, host, service, version=version)
+    _changed(conn, now, 'installed %s %s on %s' % (service, version, host),
+             host)
+
+
+def set_in_lb(conn, now, host, service, in_lb):
+    if _service(conn, service)['kind'] != API:
+        raise exception.InvalidInput(reason='%s is not behind the load '
+                                            'balancer' % service)
+    _instance(conn, host, service)
+    _set(conn, host, service, in_lb=int(bool(in_lb)))
+    _changed(conn, now, '%s %s on %s' % (
+        'added to the load balancer:' if in_lb else
+        'taken out of the load balancer:', service, host), host)
+
+
+def migrate(conn, now, db, phase, to):
+    """Run a database's expand or contract migrations up to generation
+    ``to``; contract never past what is expanded."""
+    row = _database(conn, db)
+    if row is None:
+        raise exception.NotFound(what='database %s' % db)
+    if phase == 'expand':
+        values = {'expanded': max(row['expanded'], to)}
+    elif phase == 'contract':
+        if to > row['expanded']:
+            raise exception.Conflict(
+                reason='cannot contract %s to %d: expanded only to %d'
+                       % (db, to, row['expanded']))
+        values = {'contracted': max(row['contracted'], to)}
+    else:
+        raise exception.InvalidInput(reason='phase is expand or contract')
+    conn.execute('UPDATE cp_databases SET %s WHERE name = ?' % ', '.join(
+        '%s = ?' % k for k in values), (*values.values(), db))
+    _changed(conn, now, '%s migrations of %s to generation %d'
+             % (phase, db, to))
+
+
+def _set(conn, host, service, **values):
+    conn.execute('UPDATE cp_instances SET %s WHERE host = ? AND service = ?'
+                 % ', '.join('%s = ?' % k for k in values),
+                 (*values.values(), host, service))
+
+
+def _changed(conn, now, message, host=None):
+    """Log a change, then judge the state it left: incompatible pairings
+    and a probe of every API through the balancer."""
+    referee.event(conn, now, 'control_plane', message, host=host)
+    for instance in conn.execute("SELECT * FROM cp_instances WHERE status "
+                                 "= 'running' ORDER BY host, service"):
+        if not usable(conn, instance):
+            db = _database(conn, _service(conn, instance['service'])['db'])
+            referee.record(
+                conn, referee.INCOMPATIBLE_SCHEMA, now,
+                '%s %s on %s runs on schema %s (generations %d-%d) it '
+                'cannot use (after: %s)' % (
+                    instance['service'], instance['version'],
+                    instance['host'], db['name'], db['contracted'],
+                    db['expanded'], message),
+                host=instance['host'],
+                details={'service': instance['service'],
+                         'version': instance['version']})
+    for service in conn.execute("SELECT name FROM cp_services WHERE kind "
+                                "= 'api' ORDER BY name"):
+        probe(conn, now, service['name'], after=message)
+
+
+def probe(conn, now, service, after=None):
+    """One request to ``service`` through the load balancer.
+
+    :returns: (ok, the version document of a healthy backend or None,
+        reason). A failure is counted and recorded by the referee.
+    """
+    svc = _service(conn, service)
+    backends = conn.execute('SELECT * FROM cp_instances WHERE service = ? '
+                            'AND in_lb = 1 ORDER BY host',
+                            (service,)).fetchall()
+    bad = [b['host'] for b in backends if not healthy(conn, b)]
+    good = [b for b in backends if healthy(conn, b)]
+    reason = None
+    if not good:
+        reason = 'no healthy backend behind the load balancer'
+    elif bad:
+        # The balancer sends requests to every backend it holds.
+        reason = 'backend(s) %s in the load balancer do not answer' % (
+            ', '.join(bad))
+    conn.execute('INSERT INTO cp_probes (at, service, ok, reason) VALUES '
+                 '(?, ?, ?, ?)', (now, service, int(reason is None),
+                                  reason))
+    if reason is not None:
+        referee.record(conn, referee.API_REQUEST_FAILED, now, '%s: %s%s' % (
+            service, reason, ' (after: %s)' % after if after else ''),
+            details={'service': service})
+    document = None
+    if good:
+        version = good[0]['version']
+        document = dict(json.loads(svc['documents']).get(version, {}),
+                        service=service, version=version)
+    return reason is None, document, reason
+
+
+# -- reading ------------------------------------------------------------------
+
+def host_services(conn, host):
+    """The services of one controller, as seen on the host itself (not
+    through the balancer, so not a probe): {service: {version, status,
+    in_lb, healthy, kind, document}}."""
+    found = {}
+    for i in conn.execute('SELECT * FROM cp_instances WHERE host = ? ORDER '
+                          'BY service', (host,)):
+        svc = _service(conn, i['service'])
+        up = healthy(conn, i)
+        found[i['service']] = {
+            'version': i['version'], 'status': i['status'],
+            'in_lb': bool(i['in_lb']), 'healthy': up, 'kind': svc['kind'],
+            'document': (dict(json.loads(svc['documents']).get(
+                i['version'], {}), service=i['service'],
+                version=i['version']) if up else None)}
+    if not found:
+        raise exception.NotFound(what='controller %s' % host)
+    return found
+
+
+def describe(conn):
+    """Every service, its instances and database, as a JSON-friendly dict."""
+    if not exists(conn):
+        return {'services': {}, 'databases': {}}
+    services = {}
+    for svc in conn.execute('SELECT * FROM cp_services ORDER BY name'):
+        services[svc['name']] = {
+            'kind': svc['kind'], 'database': svc['db'],
+            'instances': {
+                i['host']: {'version': i['version'], 'status': i['status'],
+                            'in_lb': bool(i['in_lb']),
+                            'healthy': healthy(conn, i)}
+                for i in conn.execute('SELECT * FROM cp_instances WHERE '
+                                      'service = ? ORDER BY host',
+                                      (svc['name'],))}}
+    databases = {d['name']: {'expanded': d['expanded'],
+                             'contracted': d['contracted']}
+                 for d in conn.execute('SELECT * FROM cp_databases '
+                                       'ORDER BY name')}
+    return {'services': services, 'databases': databases}
+
+
+def report(conn):
+    """The referee's control-plane counts: probes, failed probes (the API
+    downtime), incompatible code/schema pairings."""
+    if not exists(conn):
+        return {'probes': 0, 'failed_probes': 0, 'failed_by_service': {},
+                'incompatible': 0}
+    failed = {r['service']: r['n'] for r in conn.execute(
+        'SELECT service, COUNT(*) AS n FROM cp_probes WHERE ok = 0 '
+        'GROUP BY service ORDER BY service')}
+    return {
+        'probes': conn.execute('SELECT COUNT(*) FROM cp_probes')
+        .fetchone()[0],
+        'failed_probes': sum(failed.values()),
+        'failed_by_service': failed,
+        'incompatible': conn.execute(
+            'SELECT COUNT(*) FROM violations WHERE kind = ?',
+            (referee.INCOMPATIBLE_SCHEMA,)).fetchone()[0],
+    }
