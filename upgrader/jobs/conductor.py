@@ -29,25 +29,21 @@ JOB_ROLLOUT = 'rollout'
 JOB_HOST = 'host'
 # Host run fact: how many times a conductor claimed the host's job.
 CLAIMS = 'claims'
+# Seconds an abort may go unnoticed between the steps of a host flow: the
+# rollout's state is read once in that time, not after every step.
+ABORT_CHECK_INTERVAL = 0.5
 
 
-class ClaimListener(records.StepListener):
-    """Records which conductor runs a host's flow, then follows its steps.
-
-    When the rollout is being aborted, the engine suspends after the step
-    that just succeeded (a failed step still reverts to the end).
-    """
-
-    def __init__(self, engine, recorder, rollout_id, host, conductor_name):
-        super().__init__(engine, recorder, rollout_id, host)
-        recorder.event(rollout_id, host, None,
-                       'running on conductor %s' % conductor_name)
+class AbortListener(records.StepListener):
+    """Follows a host flow's steps; when the rollout is being aborted, the
+    engine suspends after the step that just succeeded (a failed step still
+    reverts to the end)."""
 
     def _task_receiver(self, state, details):
         super()._task_receiver(state, details)
         if (state == tf_states.SUCCESS
                 and base.get_runtime().rollouts.stop_requested(
-                    self.rollout_id)):
+                    self.rollout_id, max_age=ABORT_CHECK_INTERVAL)):
             LOG.info('Rollout %s is being aborted: suspending %s',
                      self.rollout_id, self.host)
             self._engine.suspend()
@@ -96,8 +92,8 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
             return False
         rt = base.get_runtime()
         if host:
-            claims = (rt.recorder.recall(rollout, host, CLAIMS) or 0) + 1
-            rt.recorder.remember(rollout, host, CLAIMS, claims)
+            # Which conductor runs the host's flow, and its claim count.
+            claims = rt.recorder.claimed(rollout, host, self._name, CLAIMS)
         else:
             # Each claim of a controller job is an event named after it.
             rt.recorder.event(rollout, None, job.name,
@@ -225,9 +221,8 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
         details = job.details or {}
         recorder = base.get_runtime().recorder
         if details.get(JOB_HOST):
-            listeners.append(ClaimListener(
-                engine, recorder, details[JOB_ROLLOUT], details[JOB_HOST],
-                self._name))
+            listeners.append(AbortListener(
+                engine, recorder, details[JOB_ROLLOUT], details[JOB_HOST]))
         return listeners
 
 

@@ -105,7 +105,7 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
             _tune_sqlite(engine, in_memory,
                          busy_timeout=float(conf.get('sqlite_busy_timeout',
                                                      30.0)),
-                         synchronous=conf.get('sqlite_synchronous', 'FULL'))
+                         synchronous=conf.get('sqlite_synchronous', 'NORMAL'))
         return engine
 
     def get_connection(self):

@@ -128,11 +128,34 @@ def _rollout_query(ident, entity=models.Rollout):
 
 
 def _rollout_id(session, ident):
+    """The id of a rollout given by id, uuid or name.
+
+    A uuid's id never changes (rollouts are not deleted): it is looked up
+    once per process (conductors name the rollout by uuid in every write).
+    """
+    cache = engine.rollout_ids()
+    rollout_id = cache.get(ident)
+    if rollout_id is not None:
+        return rollout_id
     rollout_id = session.scalars(
         _rollout_query(ident, models.Rollout.id)).first()
     if rollout_id is None:
         raise exception.RolloutNotFound(rollout=ident)
+    if isinstance(ident, str) and uuidutils.is_uuid_like(ident):
+        cache[ident] = rollout_id
     return rollout_id
+
+
+def _event_row(rollout_id, host, message, level='info', step=None):
+    """The columns of a new event (its level checked, its message
+    masked)."""
+    if level not in EVENT_LEVELS:
+        raise exception.InvalidInput(
+            reason='event level %r: one of %s'
+                   % (level, ', '.join(EVENT_LEVELS)))
+    return {'rollout_id': rollout_id, 'host': host, 'level': level,
+            'step': step, 'message': _mask(message),
+            'created_at': timeutils.utcnow()}
 
 
 def _check_values(values, allowed, what):
@@ -248,6 +271,15 @@ class Connection(api.Connection):
             return found
 
     @_db_call
+    def rollout_state(self, rollout):
+        with _session() as session:
+            state = session.scalars(
+                _rollout_query(rollout, models.Rollout.state)).first()
+            if state is None:
+                raise exception.RolloutNotFound(rollout=rollout)
+            return state
+
+    @_db_call
     def rollout_list(self, state=None):
         query = sa.select(models.Rollout).order_by(models.Rollout.id)
         if state is not None:
@@ -327,6 +359,36 @@ class Connection(api.Connection):
                 raise exception.HostRunNotFound(host=host, rollout=rollout)
             return self._host_run_get(session, rollout_id, host)
 
+    @_db_call
+    def host_run_record(self, rollout, host, values=None, events=(),
+                        count_fact=None):
+        values = _check_values(values or {}, HOST_RUN_UPDATABLE,
+                               'host run')
+        with _session(writer=True) as session:
+            rollout_id = _rollout_id(session, rollout)
+            rows = [_event_row(rollout_id, host, **event)
+                    for event in events]
+            where = [models.HostRun.rollout_id == rollout_id,
+                     models.HostRun.host == host]
+            count = None
+            if count_fact is not None:
+                found = session.execute(
+                    sa.select(models.HostRun.facts).where(*where)).first()
+                if found is None:
+                    raise exception.HostRunNotFound(host=host,
+                                                    rollout=rollout)
+                facts = dict(found.facts or {})
+                count = facts[count_fact] = (facts.get(count_fact) or 0) + 1
+                values['facts'] = facts
+            if values and not session.execute(
+                    sa.update(models.HostRun).where(*where)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)).rowcount:
+                raise exception.HostRunNotFound(host=host, rollout=rollout)
+            if rows:
+                session.execute(sa.insert(models.Event), rows)
+        return count
+
     # Instance moves.
 
     @_db_call
@@ -380,16 +442,11 @@ class Connection(api.Connection):
     @_db_call
     def event_add(self, message, level='info', rollout=None, host=None,
                   step=None):
-        if level not in EVENT_LEVELS:
-            raise exception.InvalidInput(
-                reason='event level %r: one of %s'
-                       % (level, ', '.join(EVENT_LEVELS)))
+        _event_row(None, host, message, level)      # checks the level
         with _session(writer=True) as session:
-            event = models.Event(
-                rollout_id=(None if rollout is None
-                            else _rollout_id(session, rollout)),
-                host=host, level=level, step=step, message=_mask(message),
-                created_at=timeutils.utcnow())
+            event = models.Event(**_event_row(
+                None if rollout is None else _rollout_id(session, rollout),
+                host, message, level, step))
             session.add(event)
             session.flush()
         return event

@@ -23,7 +23,8 @@ CONF = upgrader_conf.CONF
 SQLITE_BUSY_TIMEOUT_MS = 10000
 
 _LOCK = threading.Lock()
-_STATE = {'context_manager': None, 'schema_checked': False}
+_STATE = {'context_manager': None, 'schema_checked': False,
+          'rollout_ids': {}}
 
 
 def connection_url():
@@ -170,8 +171,14 @@ def reset():
         context_manager = _STATE['context_manager']
         _STATE['context_manager'] = None
         _STATE['schema_checked'] = False
+        _STATE['rollout_ids'] = {}
     if context_manager is not None:
         context_manager.dispose_pool()
+
+
+def rollout_ids():
+    """{rollout uuid: id} of the database in use (see reset)."""
+    return _STATE['rollout_ids']
 
 
 def schema_checked():
