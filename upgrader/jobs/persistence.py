@@ -81,6 +81,7 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
         self.metadata = sa.MetaData()
         self.tables = tf_tables.fetch(self.metadata)
         self.converter = _Converter(self.tables)
+        self._atom_updates = {}
 
     @staticmethod
     def _create_engine(conf):
@@ -107,6 +108,21 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
                                                      30.0)),
                          synchronous=conf.get('sqlite_synchronous', 'NORMAL'))
         return engine
+
+    def atom_update(self, values):
+        """The UPDATE of an atom row setting these columns, its parameters
+        bound by name (built once: the engine writes atoms all the time)."""
+        columns = tuple(values)
+        statement = self._atom_updates.get(columns)
+        if statement is None:
+            atoms = self.tables.atomdetails
+            statement = (
+                sql.update(atoms)
+                .where(atoms.c.uuid == sql.bindparam('_uuid'))
+                .values({name: sql.bindparam(name, type_=atoms.c[name].type)
+                         for name in columns}))
+            self._atom_updates[columns] = statement
+        return statement
 
     def get_connection(self):
         conn = Connection(self)
@@ -152,13 +168,11 @@ class Connection(impl_sqlalchemy.Connection):
         self._converter = backend.converter
 
     def update_atom_details(self, atom_detail):
-        atomdetails = self._tables.atomdetails
+        values = atom_detail.to_dict()
         try:
             with self._engine.begin() as conn:
-                result = conn.execute(
-                    sql.update(atomdetails)
-                    .where(atomdetails.c.uuid == atom_detail.uuid)
-                    .values(atom_detail.to_dict()))
+                result = conn.execute(self._backend.atom_update(values),
+                                      dict(values, _uuid=atom_detail.uuid))
                 found = result.rowcount
         except sa_exc.SQLAlchemyError:
             tf_exc.raise_with_cause(

@@ -364,29 +364,32 @@ class Connection(api.Connection):
                         count_fact=None):
         values = _check_values(values or {}, HOST_RUN_UPDATABLE,
                                'host run')
+        # SQLAlchemy Core on the session's connection: the ORM's bulk
+        # paths cost more than the statements themselves here.
+        host_runs = models.HostRun.__table__
         with _session(writer=True) as session:
             rollout_id = _rollout_id(session, rollout)
             rows = [_event_row(rollout_id, host, **event)
                     for event in events]
-            where = [models.HostRun.rollout_id == rollout_id,
-                     models.HostRun.host == host]
+            conn = session.connection()
+            where = [host_runs.c.rollout_id == rollout_id,
+                     host_runs.c.host == host]
             count = None
             if count_fact is not None:
-                found = session.execute(
-                    sa.select(models.HostRun.facts).where(*where)).first()
+                found = conn.execute(
+                    sa.select(host_runs.c.facts).where(*where)).first()
                 if found is None:
                     raise exception.HostRunNotFound(host=host,
                                                     rollout=rollout)
                 facts = dict(found.facts or {})
                 count = facts[count_fact] = (facts.get(count_fact) or 0) + 1
                 values['facts'] = facts
-            if values and not session.execute(
-                    sa.update(models.HostRun).where(*where)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)).rowcount:
+            if values and not conn.execute(
+                    sa.update(host_runs).where(*where)
+                    .values(**values)).rowcount:
                 raise exception.HostRunNotFound(host=host, rollout=rollout)
             if rows:
-                session.execute(sa.insert(models.Event), rows)
+                conn.execute(sa.insert(models.Event.__table__), rows)
         return count
 
     # Instance moves.
