@@ -16,7 +16,9 @@ from kazoo.protocol import states as kazoo_states
 from oslo_log import log as logging
 from taskflow.conductors.backends import impl_nonblocking
 from taskflow import exceptions as tf_exc
+from taskflow.jobs import base as jobs_base
 from taskflow import states as tf_states
+from taskflow.types import timing as tt
 
 from upgrader.common import states
 from upgrader.jobs import persistence
@@ -49,19 +51,55 @@ class AbortListener(records.StepListener):
             self._engine.suspend()
 
 
+class _WakeableTimeout(tt.Timeout):
+    """taskflow's wait between two looks at the board, cut short by
+    :meth:`wake` (its ``interrupt`` stops the conductor for good)."""
+
+    def __init__(self, value):
+        super().__init__(value)
+        self._wake = threading.Event()
+
+    def wake(self):
+        self._wake.set()
+
+    def interrupt(self):
+        super().interrupt()
+        self._wake.set()
+
+    def wait(self):
+        # A wake that comes after this clear wakes the next wait: the board
+        # lists a job before it tells about it.
+        self._wake.wait(self._value)
+        self._wake.clear()
+
+
 class Conductor(impl_nonblocking.NonBlockingConductor):
     """A non-blocking conductor that records host progress in our tables,
     suspends its engines when its ZooKeeper session wavers (claim guard) and
-    tells the fence which job each thread runs."""
+    tells the fence which job each thread runs.
+
+    taskflow's conductor looks at the board every ``wait_timeout`` seconds
+    when it claimed nothing; ours also looks as soon as a job is posted or
+    one of its jobs ends (a slot is free), so a wave's jobs start at once.
+    """
 
     def __init__(self, name, jobboard, client, fence, max_claims,
-                 **kwargs):
+                 wait_timeout=0.5, **kwargs):
         super().__init__(name, jobboard, **kwargs)
+        self._wait_timeout = _WakeableTimeout(wait_timeout)
         self.fence = fence
         self.max_claims = max_claims
         self._engines = {}
         self._engines_lock = threading.Lock()
         client.add_listener(self._on_session_state)
+        jobboard.notifier.register(jobs_base.POSTED,
+                                   lambda *_args: self._wait_timeout.wake())
+
+    def _on_job_done(self, job, fut):
+        try:
+            super()._on_job_done(job, fut)
+        finally:
+            self._wait_timeout.wake()
 
     def _on_session_state(self, state):
         # Called on kazoo's thread, which must stay free to reconnect:

@@ -16,8 +16,9 @@ Why a wrapper (taskflow 6.5):
   the incoming detail into it and writes it back. The merge keeps nothing of
   the stored row (state, intention, meta, failures, results and version all
   come from the incoming detail), so :meth:`Connection.update_atom_details`
-  writes the row with one ``UPDATE`` and returns the incoming detail, as
-  taskflow's in-memory backend does. States are written exactly as before.
+  writes the row with one ``UPDATE`` (a statement built once) and returns
+  the incoming detail, as taskflow's in-memory backend does. States are
+  written exactly as before.
   ``update_flow_details`` (each flow state change) rewrote every atom row of
   the flow; ours writes only the atoms whose row changes.
 * Reading a whole logbook took one query per flow detail for its atoms. A
@@ -26,9 +27,10 @@ Why a wrapper (taskflow 6.5):
   the atoms in one query (about 7x faster at 1,000 hosts).
 * SQLite: taskflow opens a new connection for every transaction and leaves
   foreign keys off (its ``ON DELETE CASCADE`` then does nothing). Ours keeps
-  a pool, turns on foreign keys, WAL journal mode and a busy timeout, and
-  begins every transaction with ``BEGIN IMMEDIATE``: a read transaction that
-  later writes could otherwise fail at once with "database is locked"
+  a pool, turns on foreign keys, WAL journal mode (``synchronous=NORMAL``
+  by default: no disk sync per commit, see the option) and a busy timeout,
+  and begins every transaction with ``BEGIN IMMEDIATE``: a read transaction
+  that later writes could otherwise fail at once with "database is locked"
   (WAL snapshot upgrade) instead of waiting for the other writer.
 """
 
