@@ -116,6 +116,25 @@ def find_all(board, names):
     raise tf_exc.JobFailure('job board listing incomplete')
 
 
+def gone(job):
+    """Whether ``job``'s node is gone from ZooKeeper (consumed or trashed).
+
+    One read, where taskflow's ``job.state`` makes three (a sync, the lock,
+    the job). Reads may lag behind the leader, never run ahead of it, and a
+    job's node (sequential) is never created again: a node seen gone is
+    gone; one seen still there is asked about again.
+
+    :raises: JobFailure when ZooKeeper cannot be asked.
+    """
+    client = _CLIENT.get('client')
+    if client is None:
+        raise tf_exc.JobFailure('no ZooKeeper client')
+    try:
+        return client.exists(job.path) is None
+    except (kazoo_exc.KazooException, client.handler.timeout_exception) as e:
+        raise tf_exc.JobFailure('cannot read %s: %s' % (job.path, e))
+
+
 def _job_nodes(board):
     """How many job nodes ZooKeeper holds under the board's path."""
     client = _CLIENT.get('client')

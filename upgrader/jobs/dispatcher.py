@@ -256,4 +256,4 @@ class JobboardDispatcher(Dispatcher):
         return [name for name, (_job, posted) in list(waiting.items())
                 if (reported is None or name in reported)
                 and self._retrying('reading job %s' % name,
-                                   lambda: posted.state) == tf_states.COMPLETE]
+                                   lambda: board.gone(posted))]
