@@ -8,8 +8,9 @@ processes taking one job each: one runs the rollout controller, one the host
 job, the third waits. Once the host job is in its upgrade_packages or reboot
 step, its conductor gets SIGKILL. Failover is the time from the kill to the
 event 'running on conductor NAME' that the third conductor records in our
-tables when it starts running the job again (its ClaimListener, after the
-claim and loading the flow from the logbook), by the event's own timestamp.
+tables when it takes the job (its claim count, written just after the
+claim, before the flow is loaded from the logbook), by the event's own
+timestamp.
 The killed conductor's claim lasts until ZooKeeper expires its session;
 the goal is failover <= session timeout + 2 s. The rollout then finishes
 (checked). Each repetition has its own databases, board and conductors.

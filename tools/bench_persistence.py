@@ -3,7 +3,7 @@
 
 Compares, in one run: taskflow's in-memory backend, taskflow's bare
 SQLAlchemy backend on SQLite, ours (upgrader.jobs.persistence) on SQLite
-(default synchronous=FULL, and NORMAL) and,
+(default synchronous=NORMAL, and FULL) and,
 when a server URL is given, ours on PostgreSQL and MariaDB (in a throwaway
 database, dropped afterwards). Each flow gets its own logbook, as a job does.
 
@@ -106,10 +106,10 @@ def main(argv=None):
                     {'connection': sqlite_url('bare.sqlite')}))),
             ('upgrader, SQLite', lambda: _upgraded(
                 persistence.get_backend(sqlite_url('ours.sqlite')))),
-            ('upgrader, SQLite, NORMAL sync', lambda: _upgraded(
+            ('upgrader, SQLite, FULL sync', lambda: _upgraded(
                 persistence.Backend(dict(
-                    persistence._backend_conf(sqlite_url('normal.sqlite')),
-                    sqlite_synchronous='NORMAL')))),
+                    persistence._backend_conf(sqlite_url('full.sqlite')),
+                    sqlite_synchronous='FULL')))),
         ]
         for label, setup in cases:
             backend = setup()

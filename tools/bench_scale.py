@@ -356,6 +356,8 @@ EMBEDDED = 'embedded, no-op'
 BOARD = 'board, no-op'
 SIMULATOR = 'board, simulator'
 RUNS = (BARE, EMBEDDED, BOARD, SIMULATOR)
+GOAL_MS = 50
+GOAL_RATIO = 7
 ROLLOUTS = {EMBEDDED: (NOOP_TEMPLATE, False), BOARD: (NOOP_TEMPLATE, True),
             SIMULATOR: (REAL_TEMPLATE, True)}
 
@@ -414,6 +416,19 @@ def print_tables(table):
             print('%-11s %6d  %-17s %9.1f %12.1f %7.2f  %s' % (
                 backend, hosts, run, r.ms, r.cpu_ms, reference / r.ms,
                 ' '.join('%.0f' % p for p in r.peaks)))
+    print('\nGoal: a host flow through the board (%s) costs at most %d ms '
+          'on SQLite, %dx less than bare taskflow or better:'
+          % (BOARD, GOAL_MS, GOAL_RATIO))
+    for (backend, hosts), results in table.items():
+        if BOARD in results:
+            reference = results[BARE].ms if BARE in results else bare[backend]
+            ms = results[BOARD].ms
+            met = backend != 'sqlite' or (ms <= GOAL_MS and
+                                          reference / ms >= GOAL_RATIO)
+            print('%-11s %6d hosts: %.1f ms/flow, bare %.1f, %.2fx%s' % (
+                backend, hosts, ms, reference, reference / ms,
+                '' if backend != 'sqlite' else
+                '  met' if met else '  missed'))
     print('\nGrowth of ms/flow (1.00 = linear):')
     for backend in dict.fromkeys(b for b, _h in table):
         for run in RUNS[1:]:

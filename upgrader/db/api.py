@@ -112,6 +112,14 @@ class Connection(metaclass=abc.ABCMeta):
         """
 
     @abc.abstractmethod
+    def rollout_state(self, rollout):
+        """Return the rollout's state alone (cheaper than rollout_get: a
+        conductor asks it after every step).
+
+        :raises RolloutNotFound:
+        """
+
+    @abc.abstractmethod
     def rollout_list(self, state=None):
         """Return the Rollouts (of this state or states), oldest first."""
 
@@ -170,6 +178,22 @@ class Connection(metaclass=abc.ABCMeta):
         :param expected_state: compare and swap, as for rollout_update.
         :raises HostRunNotFound:
         :raises StateConflict:
+        :raises InvalidInput:
+        """
+
+    @abc.abstractmethod
+    def host_run_record(self, rollout, host, values=None, events=(),
+                        count_fact=None):
+        """What a host's flow reports, in one transaction, returning nothing
+        (the conductors' hot path: a step's start is one write).
+
+        :param values: columns to update, as for host_run_update.
+        :param events: dicts of ``event_add`` arguments (``message``,
+            ``level``, ``step``), added for this host.
+        :param count_fact: a fact (in ``facts``) counting something: it is
+            incremented; the new count is returned.
+        :raises HostRunNotFound:
+        :raises RolloutNotFound:
         :raises InvalidInput:
         """
 

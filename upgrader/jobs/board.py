@@ -91,21 +91,48 @@ def find(board, name):
     :raises: JobFailure while the board is cut off from ZooKeeper (taskflow
         would list no job at all).
     """
+    return find_all(board, [name])[name]
+
+
+def find_all(board, names):
+    """{name: the job of that name on the board, or None} (one listing for
+    all, e.g. the jobs of a wave).
+
+    :raises: JobFailure while the board is cut off from ZooKeeper.
+    """
+    names = set(names)
     # taskflow's listing leaves out a job whose state it failed to read:
-    # only a listing as long as ZooKeeper's says the job is not there (else
+    # only a listing as long as ZooKeeper's says a job is not there (else
     # a job could be posted twice and run by two conductors at once). A job
     # posted meanwhile also makes them differ: list again.
     for _attempt in range(LISTING_ATTEMPTS):
         if not board.connected:
             raise tf_exc.JobFailure('job board not connected to ZooKeeper')
         listed = list(board.iterjobs(ensure_fresh=True))
-        for job in listed:
-            if job.name == name:
-                return job
-        if len(listed) >= _job_nodes(board):
-            return None
+        found = {job.name: job for job in listed if job.name in names}
+        if len(found) == len(names) or len(listed) >= _job_nodes(board):
+            return {name: found.get(name) for name in names}
         time.sleep(0.1)
     raise tf_exc.JobFailure('job board listing incomplete')
+
+
+def gone(job):
+    """Whether ``job``'s node is gone from ZooKeeper (consumed or trashed).
+
+    One read, where taskflow's ``job.state`` makes three (a sync, the lock,
+    the job). Reads may lag behind the leader, never run ahead of it, and a
+    job's node (sequential) is never created again: a node seen gone is
+    gone; one seen still there is asked about again.
+
+    :raises: JobFailure when ZooKeeper cannot be asked.
+    """
+    client = _CLIENT.get('client')
+    if client is None:
+        raise tf_exc.JobFailure('no ZooKeeper client')
+    try:
+        return client.exists(job.path) is None
+    except (kazoo_exc.KazooException, client.handler.timeout_exception) as e:
+        raise tf_exc.JobFailure('cannot read %s: %s' % (job.path, e))
 
 
 def _job_nodes(board):
@@ -123,13 +150,19 @@ def _job_nodes(board):
                and not c.endswith(board.LOCK_POSTFIX))
 
 
-def post_once(board, name, book, flow_detail, **details):
+def post_once(board, name, book, flow_detail, listing=None, **details):
     """Post a job for ``flow_detail`` unless one named ``name`` exists.
 
     ``details`` (JSON, no secrets) travel with the job for the conductor's
-    listeners; the flow's store is in the flow detail.
+    listeners; the flow's store is in the flow detail. ``listing``, from
+    :func:`find_all` just before, saves a listing of the board; the name is
+    taken out of it, so that a post tried again (it may have reached
+    ZooKeeper before failing) lists the board afresh.
     """
-    job = find(board, name)
+    if listing is not None and name in listing:
+        job = listing.pop(name)
+    else:
+        job = find(board, name)
     if job is None:
         # The board keeps the posted job with this very book object, and a
         # conductor of this process claims that job: without the flow

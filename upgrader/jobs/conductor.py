@@ -16,7 +16,9 @@ from kazoo.protocol import states as kazoo_states
 from oslo_log import log as logging
 from taskflow.conductors.backends import impl_nonblocking
 from taskflow import exceptions as tf_exc
+from taskflow.jobs import base as jobs_base
 from taskflow import states as tf_states
+from taskflow.types import timing as tt
 
 from upgrader.common import states
 from upgrader.jobs import persistence
@@ -29,43 +31,75 @@ JOB_ROLLOUT = 'rollout'
 JOB_HOST = 'host'
 # Host run fact: how many times a conductor claimed the host's job.
 CLAIMS = 'claims'
+# Seconds an abort may go unnoticed between the steps of a host flow: the
+# rollout's state is read once in that time, not after every step.
+ABORT_CHECK_INTERVAL = 0.5
 
 
-class ClaimListener(records.StepListener):
-    """Records which conductor runs a host's flow, then follows its steps.
-
-    When the rollout is being aborted, the engine suspends after the step
-    that just succeeded (a failed step still reverts to the end).
-    """
-
-    def __init__(self, engine, recorder, rollout_id, host, conductor_name):
-        super().__init__(engine, recorder, rollout_id, host)
-        recorder.event(rollout_id, host, None,
-                       'running on conductor %s' % conductor_name)
+class AbortListener(records.StepListener):
+    """Follows a host flow's steps; when the rollout is being aborted, the
+    engine suspends after the step that just succeeded (a failed step still
+    reverts to the end)."""
 
     def _task_receiver(self, state, details):
         super()._task_receiver(state, details)
         if (state == tf_states.SUCCESS
                 and base.get_runtime().rollouts.stop_requested(
-                    self.rollout_id)):
+                    self.rollout_id, max_age=ABORT_CHECK_INTERVAL)):
             LOG.info('Rollout %s is being aborted: suspending %s',
                      self.rollout_id, self.host)
             self._engine.suspend()
 
 
+class _WakeableTimeout(tt.Timeout):
+    """taskflow's wait between two looks at the board, cut short by
+    :meth:`wake` (its ``interrupt`` stops the conductor for good)."""
+
+    def __init__(self, value):
+        super().__init__(value)
+        self._wake = threading.Event()
+
+    def wake(self):
+        self._wake.set()
+
+    def interrupt(self):
+        super().interrupt()
+        self._wake.set()
+
+    def wait(self):
+        # A wake that comes after this clear wakes the next wait: the board
+        # lists a job before it tells about it.
+        self._wake.wait(self._value)
+        self._wake.clear()
+
+
 class Conductor(impl_nonblocking.NonBlockingConductor):
     """A non-blocking conductor that records host progress in our tables,
     suspends its engines when its ZooKeeper session wavers (claim guard) and
-    tells the fence which job each thread runs."""
+    tells the fence which job each thread runs.
+
+    taskflow's conductor looks at the board every ``wait_timeout`` seconds
+    when it claimed nothing; ours also looks as soon as a job is posted or
+    one of its jobs ends (a slot is free), so a wave's jobs start at once.
+    """
 
     def __init__(self, name, jobboard, client, fence, max_claims,
-                 **kwargs):
+                 wait_timeout=0.5, **kwargs):
         super().__init__(name, jobboard, **kwargs)
+        self._wait_timeout = _WakeableTimeout(wait_timeout)
         self.fence = fence
         self.max_claims = max_claims
         self._engines = {}
         self._engines_lock = threading.Lock()
         client.add_listener(self._on_session_state)
+        jobboard.notifier.register(jobs_base.POSTED,
+                                   lambda *_args: self._wait_timeout.wake())
+
+    def _on_job_done(self, job, fut):
+        try:
+            super()._on_job_done(job, fut)
+        finally:
+            self._wait_timeout.wake()
 
     def _on_session_state(self, state):
         # Called on kazoo's thread, which must stay free to reconnect:
@@ -96,8 +130,8 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
             return False
         rt = base.get_runtime()
         if host:
-            claims = (rt.recorder.recall(rollout, host, CLAIMS) or 0) + 1
-            rt.recorder.remember(rollout, host, CLAIMS, claims)
+            # Which conductor runs the host's flow, and its claim count.
+            claims = rt.recorder.claimed(rollout, host, self._name, CLAIMS)
         else:
             # Each claim of a controller job is an event named after it.
             rt.recorder.event(rollout, None, job.name,
@@ -225,9 +259,8 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
         details = job.details or {}
         recorder = base.get_runtime().recorder
         if details.get(JOB_HOST):
-            listeners.append(ClaimListener(
-                engine, recorder, details[JOB_ROLLOUT], details[JOB_HOST],
-                self._name))
+            listeners.append(AbortListener(
+                engine, recorder, details[JOB_ROLLOUT], details[JOB_HOST]))
         return listeners
 
 

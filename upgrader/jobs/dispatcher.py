@@ -204,12 +204,20 @@ class JobboardDispatcher(Dispatcher):
         book_cache = {}
         waiting = {}
         outcomes = {}
+        todo = []
         for job in jobs:
             flow_detail = host_flow_detail(self.backend, job)
             done = outcome(flow_detail.state)
             if done in (DONE, FAILED):
                 outcomes[job.host] = done
-                continue
+            else:
+                todo.append((job, flow_detail))
+        names = [board.host_job_name(job.rollout_id, job.host)
+                 for job, _fd in todo]
+        # One listing of the board for the wave, not one per job.
+        listing = self._retrying('listing the board', lambda: (
+            board.find_all(self.board, names))) if names else {}
+        for job, flow_detail in todo:
             book = book_cache.get(job.rollout_id)
             if book is None:
                 book = book_cache[job.rollout_id] = persistence.logbook_for(
@@ -220,6 +228,7 @@ class JobboardDispatcher(Dispatcher):
             posted = self._retrying('posting %s' % name,
                                     lambda: board.post_once(
                                         self.board, name, book, flow_detail,
+                                        listing=listing,
                                         rollout=job.rollout_id,
                                         host=job.host))
             waiting[name] = (job, posted)
@@ -247,4 +256,4 @@ class JobboardDispatcher(Dispatcher):
         return [name for name, (_job, posted) in list(waiting.items())
                 if (reported is None or name in reported)
                 and self._retrying('reading job %s' % name,
-                                   lambda: posted.state) == tf_states.COMPLETE]
+                                   lambda: board.gone(posted))]

@@ -7,6 +7,7 @@ event is written here.
 """
 
 import contextlib
+import time
 
 from oslo_log import log as logging
 from oslo_utils import strutils
@@ -43,6 +44,12 @@ class DbRecorder(base.Recorder):
 
     def host_state(self, rollout_id, host, state, step=None, error=None):
         super().host_state(rollout_id, host, state, step, error)
+        self.dbapi.host_run_record(rollout_id, host,
+                                   self._state_values(state, step, error))
+        self._notify('host', host=host, state=state, error=error)
+
+    @staticmethod
+    def _state_values(state, step, error):
         values = {'state': state}
         now = timeutils.utcnow()
         if state == states.HOST_RUNNING:
@@ -53,8 +60,7 @@ class DbRecorder(base.Recorder):
             values['step'] = step
         if error is not None:
             values['error'] = strutils.mask_password(error)
-        self.dbapi.host_run_update(rollout_id, host, values)
-        self._notify('host', host=host, state=state, error=error)
+        return values
 
     def wave(self, rollout_id, index, hosts):
         self.dbapi.event_add(events.WAVE_STARTS % (index, ', '.join(hosts)),
@@ -62,18 +68,28 @@ class DbRecorder(base.Recorder):
         self._notify('wave', index=index, hosts=hosts)
 
     def step(self, rollout_id, host, step):
-        self.dbapi.host_run_update(rollout_id, host, {'step': step})
-        # The event marks when the step started (reports draw it).
-        self.dbapi.event_add(events.STEP_STARTED, level='info',
-                             rollout=rollout_id, host=host, step=step)
+        # One write: the step, and the event that marks when it started
+        # (reports draw it).
+        self.dbapi.host_run_record(
+            rollout_id, host, {'step': step},
+            events=[{'message': events.STEP_STARTED, 'step': step}])
         self._notify('step', host=host, step=step)
 
     def event(self, rollout_id, host, step, message, level='INFO'):
         super().event(rollout_id, host, step, message, level)
-        self.dbapi.event_add(message, level=level.lower(), rollout=rollout_id,
-                             host=host, step=step)
+        self.dbapi.host_run_record(rollout_id, host, events=[
+            {'message': message, 'level': level.lower(), 'step': step}])
         self._notify('event', host=host, step=step, message=message,
                      level=level)
+
+    def claimed(self, rollout_id, host, conductor, counter):
+        """A conductor claimed the host's job: say so, and count the claim
+        in the host's fact ``counter`` (one write). Returns the count."""
+        super().event(rollout_id, host, None,
+                      'running on conductor %s' % conductor)
+        return self.dbapi.host_run_record(
+            rollout_id, host, count_fact=counter, events=[
+                {'message': 'running on conductor %s' % conductor}])
 
     def move(self, rollout_id, instance, name, source, destination, state,
              error=None):
@@ -114,8 +130,10 @@ class DbRecorder(base.Recorder):
 class DbRollouts:
     """What the rollout controller reads of a stored rollout."""
 
-    def __init__(self, dbapi):
+    def __init__(self, dbapi, clock=time.monotonic):
         self.dbapi = dbapi
+        self._clock = clock
+        self._stops = {}        # rollout id -> (read at, aborting?)
 
     def host_jobs(self, rollout_id, wave_index):
         rollout = self.dbapi.rollout_get(rollout_id)
@@ -171,8 +189,19 @@ class DbRollouts:
             self.dbapi.deployment_add(rollout.to_release_id,
                                       rollout=rollout.uuid)
 
-    def stop_requested(self, rollout_id):
-        return self.dbapi.rollout_get(rollout_id).state == states.ABORTING
+    def stop_requested(self, rollout_id, max_age=0.0):
+        """Whether the rollout is being aborted.
+
+        :param max_age: an answer read this many seconds ago or less will
+            do (a conductor asks after every step of every host).
+        """
+        now = self._clock()
+        read_at, aborting = self._stops.get(rollout_id, (None, None))
+        if read_at is None or now - read_at > max_age:
+            aborting = (self.dbapi.rollout_state(rollout_id)
+                        == states.ABORTING)
+            self._stops[rollout_id] = (now, aborting)
+        return aborting
 
     def state(self, rollout_id):
         """(state, paused_reason) of the rollout."""

@@ -53,3 +53,26 @@ def test_an_incomplete_listing_posts_nothing(job_board, monkeypatch):
                         lambda ensure_fresh=False: iter([]))
     with pytest.raises(tf_exc.JobFailure, match='listing incomplete'):
         _post(the_board, backend, 'rollout/r/host/a')
+
+
+def test_one_listing_for_a_wave(job_board):
+    # The names of a wave are looked up in one listing; a post given that
+    # listing trusts it once, and a post tried again lists afresh.
+    the_board, backend = job_board
+    first = _post(the_board, backend, 'rollout/r/host/a')
+    names = ['rollout/r/host/a', 'rollout/r/host/b']
+    listing = board.find_all(the_board, names)
+    assert listing['rollout/r/host/a'].uuid == first.uuid
+    assert listing['rollout/r/host/b'] is None
+    book = persistence.logbook_for(backend, 'r', 'r-uuid')
+    detail = persistence.create_flow_detail(backend, book, 'b',
+                                            flow_factory=_flow)
+    posted = board.post_once(the_board, 'rollout/r/host/b', book, detail,
+                             listing=listing, rollout='r')
+    assert 'rollout/r/host/b' not in listing
+    # The stale listing is gone: the same post again finds the job.
+    again = board.post_once(the_board, 'rollout/r/host/b', book, detail,
+                            listing=listing, rollout='r')
+    assert again.uuid == posted.uuid
+    assert sorted(j.name for j in the_board.iterjobs(ensure_fresh=True)) \
+        == names

@@ -208,6 +208,51 @@ def test_host_runs(dbapi):
         rollout.id, state=[states.HOST_RUNNING])] == ['cmp1']
 
 
+def test_host_run_record(dbapi):
+    rollout = dbapi.rollout_create()
+    dbapi.host_run_create(rollout.uuid, 'cmp1', 0, facts={'kept': 1})
+    # An update and its events in one call; nothing returned.
+    assert dbapi.host_run_record(rollout.uuid, 'cmp1', {'step': 'reboot'}, [
+        {'message': 'step started', 'step': 'reboot'},
+        {'message': 'token=hunter2', 'level': 'warning'}]) is None
+    assert dbapi.host_run_get(rollout.uuid, 'cmp1').step == 'reboot'
+    assert [(e.host, e.step, e.level, e.message) for e in dbapi.event_list(
+        rollout=rollout.id)] == [
+        ('cmp1', 'reboot', 'info', 'step started'),
+        ('cmp1', None, 'warning', 'token=***')]
+    # A counting fact: incremented, the other facts kept.
+    assert dbapi.host_run_record(rollout.uuid, 'cmp1',
+                                 count_fact='claims') == 1
+    assert dbapi.host_run_record(rollout.id, 'cmp1',
+                                 count_fact='claims') == 2
+    assert dbapi.host_run_get(rollout.uuid, 'cmp1').facts == {
+        'kept': 1, 'claims': 2}
+    for values, count in (({'step': 'x'}, None), (None, 'claims')):
+        with pytest.raises(exception.HostRunNotFound):
+            dbapi.host_run_record(rollout.uuid, 'cmp9', values,
+                                  count_fact=count)
+    with pytest.raises(exception.InvalidInput):
+        dbapi.host_run_record(rollout.uuid, 'cmp1', {'host': 'cmp2'})
+    with pytest.raises(exception.InvalidInput):
+        dbapi.host_run_record(rollout.uuid, 'cmp1',
+                              events=[{'message': 'x', 'level': 'loud'}])
+    with pytest.raises(exception.RolloutNotFound):
+        dbapi.host_run_record(UUID1, 'cmp1', events=[{'message': 'x'}])
+    # Nothing half-written by the calls that failed.
+    assert len(dbapi.event_list()) == 2
+
+
+def test_rollout_state(dbapi):
+    rollout = dbapi.rollout_create()
+    assert dbapi.rollout_state(rollout.uuid) == rollout.state
+    dbapi.rollout_update(rollout.id, {'state': states.ABORTING})
+    # Read afresh: the rollout's id is cached, never its state.
+    assert dbapi.rollout_state(rollout.uuid) == states.ABORTING
+    assert dbapi.rollout_state(rollout.name) == states.ABORTING
+    with pytest.raises(exception.RolloutNotFound):
+        dbapi.rollout_state(UUID1)
+
+
 # Instance moves.
 
 def test_instance_moves(dbapi):
@@ -265,12 +310,14 @@ CALLS = [
     ('current_release', ()),
     ('rollout_create', ()),
     ('rollout_get', ('x',)),
+    ('rollout_state', ('x',)),
     ('rollout_list', ()),
     ('rollout_update', ('x', {'state': 'running'})),
     ('host_run_create', ('x', 'cmp1', 0)),
     ('host_run_get', ('x', 'cmp1')),
     ('host_run_list', ('x',)),
     ('host_run_update', ('x', 'cmp1', {'state': 'running'})),
+    ('host_run_record', ('x', 'cmp1', {'state': 'running'})),
     ('instance_move_create', ('x', UUID1, 'cmp1')),
     ('instance_move_list', ('x',)),
     ('instance_move_update', (1, {'state': 'done'})),

@@ -18,6 +18,7 @@ def test_sqlite_pragmas(sqlite_url):
             assert pragma('PRAGMA journal_mode').scalar() == 'wal'
             assert pragma('PRAGMA busy_timeout').scalar() == (
                 engine.SQLITE_BUSY_TIMEOUT_MS)
+            assert pragma('PRAGMA synchronous').scalar() == 1   # NORMAL
 
 
 def test_sqlite_directory_missing(tmp_path):

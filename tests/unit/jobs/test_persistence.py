@@ -58,7 +58,7 @@ def test_sqlite_settings(backend):
         assert pragma('foreign_keys') == 1
         assert pragma('journal_mode') == 'wal'
         assert pragma('busy_timeout') == 30000
-        assert pragma('synchronous') == 2  # FULL
+        assert pragma('synchronous') == 1  # NORMAL (the default)
 
 
 def test_foreign_keys_cascade(backend):
@@ -170,14 +170,18 @@ def test_get_backend_from_conf(tmp_path):
     persistence_conf.register_opts(conf)
     conf([], default_config_files=[])
     conf.set_override('state_path', str(tmp_path))
-    conf.set_override('sqlite_synchronous', 'NORMAL', group='persistence')
     persistence.upgrade(conf)
-    with contextlib.closing(persistence.get_backend(conf)) as backend:
-        assert backend.engine.url.database == str(
-            tmp_path / 'taskflow.sqlite')
-        with backend.engine.connect() as conn:
-            assert conn.exec_driver_sql(
-                'PRAGMA synchronous').scalar() == 1
+    # NORMAL (1) by default; FULL (2) when asked.
+    for synchronous, expected in ((None, 1), ('FULL', 2)):
+        if synchronous:
+            conf.set_override('sqlite_synchronous', synchronous,
+                              group='persistence')
+        with contextlib.closing(persistence.get_backend(conf)) as backend:
+            assert backend.engine.url.database == str(
+                tmp_path / 'taskflow.sqlite')
+            with backend.engine.connect() as conn:
+                assert conn.exec_driver_sql(
+                    'PRAGMA synchronous').scalar() == expected
 
 
 @pytest.mark.parametrize('given, driver', [

@@ -128,11 +128,34 @@ def _rollout_query(ident, entity=models.Rollout):
 
 
 def _rollout_id(session, ident):
+    """The id of a rollout given by id, uuid or name.
+
+    A uuid's id never changes (rollouts are not deleted): it is looked up
+    once per process (conductors name the rollout by uuid in every write).
+    """
+    cache = engine.rollout_ids()
+    rollout_id = cache.get(ident)
+    if rollout_id is not None:
+        return rollout_id
     rollout_id = session.scalars(
         _rollout_query(ident, models.Rollout.id)).first()
     if rollout_id is None:
         raise exception.RolloutNotFound(rollout=ident)
+    if isinstance(ident, str) and uuidutils.is_uuid_like(ident):
+        cache[ident] = rollout_id
     return rollout_id
+
+
+def _event_row(rollout_id, host, message, level='info', step=None):
+    """The columns of a new event (its level checked, its message
+    masked)."""
+    if level not in EVENT_LEVELS:
+        raise exception.InvalidInput(
+            reason='event level %r: one of %s'
+                   % (level, ', '.join(EVENT_LEVELS)))
+    return {'rollout_id': rollout_id, 'host': host, 'level': level,
+            'step': step, 'message': _mask(message),
+            'created_at': timeutils.utcnow()}
 
 
 def _check_values(values, allowed, what):
@@ -279,6 +302,15 @@ class Connection(api.Connection):
             return found
 
     @_db_call
+    def rollout_state(self, rollout):
+        with _session() as session:
+            state = session.scalars(
+                _rollout_query(rollout, models.Rollout.state)).first()
+            if state is None:
+                raise exception.RolloutNotFound(rollout=rollout)
+            return state
+
+    @_db_call
     def rollout_list(self, state=None):
         query = sa.select(models.Rollout).order_by(models.Rollout.id)
         if state is not None:
@@ -358,6 +390,39 @@ class Connection(api.Connection):
                 raise exception.HostRunNotFound(host=host, rollout=rollout)
             return self._host_run_get(session, rollout_id, host)
 
+    @_db_call
+    def host_run_record(self, rollout, host, values=None, events=(),
+                        count_fact=None):
+        values = _check_values(values or {}, HOST_RUN_UPDATABLE,
+                               'host run')
+        # SQLAlchemy Core on the session's connection: the ORM's bulk
+        # paths cost more than the statements themselves here.
+        host_runs = models.HostRun.__table__
+        with _session(writer=True) as session:
+            rollout_id = _rollout_id(session, rollout)
+            rows = [_event_row(rollout_id, host, **event)
+                    for event in events]
+            conn = session.connection()
+            where = [host_runs.c.rollout_id == rollout_id,
+                     host_runs.c.host == host]
+            count = None
+            if count_fact is not None:
+                found = conn.execute(
+                    sa.select(host_runs.c.facts).where(*where)).first()
+                if found is None:
+                    raise exception.HostRunNotFound(host=host,
+                                                    rollout=rollout)
+                facts = dict(found.facts or {})
+                count = facts[count_fact] = (facts.get(count_fact) or 0) + 1
+                values['facts'] = facts
+            if values and not conn.execute(
+                    sa.update(host_runs).where(*where)
+                    .values(**values)).rowcount:
+                raise exception.HostRunNotFound(host=host, rollout=rollout)
+            if rows:
+                conn.execute(sa.insert(models.Event.__table__), rows)
+        return count
+
     # Instance moves.
 
     @_db_call
@@ -411,16 +476,11 @@ class Connection(api.Connection):
     @_db_call
     def event_add(self, message, level='info', rollout=None, host=None,
                   step=None):
-        if level not in EVENT_LEVELS:
-            raise exception.InvalidInput(
-                reason='event level %r: one of %s'
-                       % (level, ', '.join(EVENT_LEVELS)))
+        _event_row(None, host, message, level)      # checks the level
         with _session(writer=True) as session:
-            event = models.Event(
-                rollout_id=(None if rollout is None
-                            else _rollout_id(session, rollout)),
-                host=host, level=level, step=step, message=_mask(message),
-                created_at=timeutils.utcnow())
+            event = models.Event(**_event_row(
+                None if rollout is None else _rollout_id(session, rollout),
+                host, message, level, step))
             session.add(event)
             session.flush()
         return event

@@ -1,8 +1,9 @@
 """The engine of our tables: one oslo.db facade per process, from [database].
 
-SQLite connections get foreign keys, WAL and a busy timeout; errors reaching
-the server become :class:`~upgrader.common.exception.DatabaseUnavailable`
-with a one-line reason and the password masked.
+SQLite connections get foreign keys, WAL (synchronous=NORMAL) and a busy
+timeout; errors reaching the server become
+:class:`~upgrader.common.exception.DatabaseUnavailable` with a one-line
+reason and the password masked.
 """
 
 import contextlib
@@ -23,7 +24,8 @@ CONF = upgrader_conf.CONF
 SQLITE_BUSY_TIMEOUT_MS = 10000
 
 _LOCK = threading.Lock()
-_STATE = {'context_manager': None, 'schema_checked': False}
+_STATE = {'context_manager': None, 'schema_checked': False,
+          'rollout_ids': {}}
 
 
 def connection_url():
@@ -83,11 +85,14 @@ def set_wal(cursor):
     Readers then do not block the writer: the CLI reads while a rollout
     runs. An empty file is left alone (writing the header would change a
     database that ``db sync`` has not made); ``db sync`` calls this again.
+
+    :returns: whether the database is in WAL mode now.
     """
     if cursor.execute('PRAGMA page_count').fetchone()[0] == 0:
-        return
+        return False
     if cursor.execute('PRAGMA journal_mode').fetchone()[0] != 'wal':
         cursor.execute('PRAGMA journal_mode = WAL')
+    return True
 
 
 def _on_engine_create(engine):
@@ -101,7 +106,13 @@ def _on_engine_create(engine):
         cursor = dbapi_connection.cursor()
         cursor.execute('PRAGMA busy_timeout = %d' % SQLITE_BUSY_TIMEOUT_MS)
         if file_db:
-            set_wal(cursor)
+            if set_wal(cursor) and CONF.database.sqlite_synchronous:
+                # WAL with NORMAL: a commit is not synced to disk by
+                # itself but survives any crash of the process; only a
+                # power loss can lose the last ones (never corrupt the
+                # file). FULL made every step wait for a disk sync, inside
+                # SQLite's write lock. (False: oslo.db's OFF.)
+                cursor.execute('PRAGMA synchronous = NORMAL')
         cursor.close()
 
     if file_db:
@@ -170,8 +181,14 @@ def reset():
         context_manager = _STATE['context_manager']
         _STATE['context_manager'] = None
         _STATE['schema_checked'] = False
+        _STATE['rollout_ids'] = {}
     if context_manager is not None:
         context_manager.dispose_pool()
+
+
+def rollout_ids():
+    """{rollout uuid: id} of the database in use (see reset)."""
+    return _STATE['rollout_ids']
 
 
 def schema_checked():
