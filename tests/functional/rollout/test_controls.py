@@ -213,8 +213,10 @@ def test_bad_policy_is_refused_and_stores_nothing(operator, option, value,
 
 def test_waits_for_the_maintenance_window_then_goes_on(operator):
     op = operator()
+    # Planning and starting must both happen before the window opens: two
+    # CLI starts, which take several seconds each on a loaded machine.
     opens = datetime.datetime.now(datetime.timezone.utc) + \
-        datetime.timedelta(seconds=6)
+        datetime.timedelta(seconds=25)
     closes = opens + datetime.timedelta(hours=2)
     op.plan('--window', '%s-%s UTC' % (opens.strftime('%H:%M:%S'),
                                         closes.strftime('%H:%M:%S')))
