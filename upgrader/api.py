@@ -368,8 +368,20 @@ def status(conf, rollout, events=False):
                                   for w in plan.get('waves', [])),
         'migrations': _count(moves, 'state'),
         'skipped_hosts': plan.get('skipped_hosts', {}),
+        'predicted_seconds': plan.get('predicted_seconds'),
+        'wave_predicted_seconds': [w['predicted_seconds']
+                                   for w in plan.get('waves', [])],
     }
     return data
+
+
+def events(conf, rollout, after_id=None):
+    """A rollout's events as dicts, oldest first; ``after_id`` (the
+    ``id`` of the last one seen) gives only the newer ones, to follow a
+    rollout."""
+    dbapi = db_api.get_instance()
+    return [e.to_dict() for e in dbapi.event_list(
+        rollout=dbapi.rollout_get(rollout).uuid, after_id=after_id)]
 
 
 def report(conf, rollout):

@@ -7,10 +7,10 @@ Exit codes: 0 ok, 1 finished with warnings or work remaining, 2 failed,
 """
 
 import sys
-import time
 
 from upgrader import api
 from upgrader.cmd import common
+from upgrader.cmd import progress
 from upgrader.cmd.common import args
 from upgrader.common import exception
 from upgrader.db import api as db_api
@@ -209,12 +209,12 @@ def _print_plan(rollout, plan, output_format, show_moves=False):
           '%d migration(s) planned (lower bound %d), predicted %s'
           % (rollout.name, rollout.uuid, rollout.template_name,
              len(plan.waves), len(plan.hosts), plan.migrations,
-             plan.lower_bound_migrations, _duration(plan.predicted_seconds)))
+             plan.lower_bound_migrations, progress.duration(plan.predicted_seconds)))
     common.print_table(
         ['Wave', 'Hosts', 'Migrations', 'Moving twice', 'Predicted'],
         [[w.index, ' '.join(w.hosts), len(w.moves),
           sum(1 for m in w.moves if m.moves_again),
-          _duration(w.predicted_seconds)] for w in plan.waves])
+          progress.duration(w.predicted_seconds)] for w in plan.waves])
     if show_moves:
         common.print_table(
             ['Wave', 'Instance', 'Name', 'From', 'To', 'Moves again'],
@@ -230,51 +230,6 @@ def _print_plan(rollout, plan, output_format, show_moves=False):
         print('Warning: %s' % warning)
 
 
-def _duration(seconds):
-    seconds = int(round(seconds or 0))
-    return '%dh%02dm%02ds' % (seconds // 3600, seconds // 60 % 60,
-                              seconds % 60)
-
-
-class _Progress:
-    """Prints what happens during a rollout, one line per event."""
-
-    def __init__(self):
-        self.start = time.monotonic()
-
-    def __call__(self, kind, details):
-        elapsed = _duration(time.monotonic() - self.start)
-        if kind == 'host':
-            line = '%s: %s' % (details['host'], details['state'])
-            if details.get('error'):
-                line += ' (%s)' % details['error']
-        elif kind == 'wave':
-            line = 'wave %d: %s' % (details['index'],
-                                    ', '.join(details['hosts']))
-        elif kind == 'step':
-            if details['step'] in ('start', 'done'):
-                return      # the host state line says it
-            line = '%s: %s' % (details['host'], details['step'])
-        elif kind == 'move':
-            if details['state'] not in ('completed', 'failed', 'aborted'):
-                return
-            line = '%s: %s %s -> %s %s' % (
-                details['source'], details['name'] or details['instance'],
-                details['source'], details['destination'], details['state'])
-        elif kind == 'logged':
-            line = '%s%s%s' % (details['host'] or 'rollout',
-                               ' %s' % details['step'] if details['step']
-                               else '', ': %s' % details['message'])
-        elif details['host'] is None or details.get('level') in (
-                'WARNING', 'ERROR'):
-            # The rollout's own events (paused, soaking) and host troubles.
-            line = '%s: %s' % (details['host'] or 'rollout',
-                               details['message'])
-        else:
-            return
-        print('[%s] %s' % (elapsed, line), flush=True)
-
-
 def _outcome(rollout_ref, state):
     summary = api.status(common.CONF, rollout_ref)['summary']
     print('Rollout %s %s: hosts %s, migrations %s' % (
@@ -285,7 +240,16 @@ def _outcome(rollout_ref, state):
         # but the operator has work left: they are reverted, not upgraded.
         return common.EXIT_WARNING if summary['hosts'].get(
             'error') else common.EXIT_OK
-    return common.EXIT_WARNING if state == 'aborted' else common.EXIT_FAILED
+    return (common.EXIT_WARNING if state in ('aborted', 'paused')
+            else common.EXIT_FAILED)
+
+
+def _shown(rollout_ref, call):
+    """Run ``call()`` (it drives the rollout to its end) with the live
+    progress display; the outcome's exit code."""
+    state = progress.while_running(common.CONF, rollout_ref,
+                                   progress.make_display(), call)
+    return _outcome(rollout_ref, state)
 
 
 def _pairs(counts):
@@ -379,9 +343,8 @@ class RolloutCommands:
         Exit code: 0 succeeded, 1 aborted (resumable) or finished with
         reverted hosts, 2 failed.
         """
-        state = api.start(common.CONF, rollout_ref, on_event=_Progress(),
-                          max_failed_hosts=max_failed_hosts)
-        return _outcome(rollout_ref, state)
+        return _shown(rollout_ref, lambda: api.start(
+            common.CONF, rollout_ref, max_failed_hosts=max_failed_hosts))
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
     def pause(self, rollout_ref):
@@ -400,8 +363,35 @@ class RolloutCommands:
         not run again; the step that was running when the process died is
         run again from its start.
         """
-        state = api.resume(common.CONF, rollout_ref, on_event=_Progress())
-        return _outcome(rollout_ref, state)
+        return _shown(rollout_ref, lambda: api.resume(common.CONF,
+                                                      rollout_ref))
+
+    @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
+    @args('--interval', type=float, default=1.0, metavar='SECONDS',
+          help='Seconds between two looks (default: %(default)s).')
+    def watch(self, rollout_ref, interval=1.0):
+        """Follow a rollout live, wherever it runs, until it ends or waits
+        for the operator.
+
+        Per wave: hosts done, failed and in progress, the step each host is
+        on; migrations done of those planned; elapsed and predicted
+        remaining time. A terminal is redrawn in place; otherwise a line is
+        printed for each change. A rollout waiting for its maintenance
+        window is followed on.
+
+        Exit code: 0 succeeded, 1 finished with failed hosts within the
+        budget, aborted, or paused until rollout resume, 2 failed.
+        """
+        if interval <= 0:
+            raise exception.InvalidInput(reason='--interval must be '
+                                                'positive')
+        if api.status(common.CONF, rollout_ref)['state'] == 'planned':
+            raise exception.Conflict(
+                reason='rollout %s is planned: nothing runs yet (rollout '
+                       'start)' % rollout_ref)
+        status = progress.watch(common.CONF, rollout_ref,
+                                progress.make_display(), interval)
+        return _outcome(rollout_ref, status['state'])
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
     @args('host', metavar='HOST', help='The compute host.')

@@ -16,6 +16,7 @@ from oslo_utils import timeutils
 from taskflow.patterns import linear_flow
 from taskflow import task
 
+from upgrader.common import events
 from upgrader.common import exception
 from upgrader.common import keys
 from upgrader.common import states
@@ -146,8 +147,8 @@ def _wait_for_window(rt, rollout_id, win, seconds, where):
                               seconds)
     if start <= timeutils.utcnow(with_timezone=True):
         return
-    reason = 'outside the maintenance window: waiting until %s' % (
-        start.isoformat())
+    reason = '%s: waiting until %s' % (events.WINDOW_WAIT,
+                                       start.isoformat())
     rt.rollouts.pause(rollout_id, reason)
     rt.recorder.event(rollout_id, None, None, 'paused %s (%s)'
                       % (where, reason))
