@@ -67,6 +67,7 @@ class RunWave(task.Task):
             rollouts.pause(rollout_id, reason + ': retry-host or skip-host, '
                            'then rollout resume')
             _wait_while_paused(rt, rollout_id, 'in wave %d' % self.index)
+        rt.recorder.wave_end(rollout_id, self.index)
         if self.index == 1 and policy.get('canary') and \
                 self.index < rollouts.wave_count(rollout_id):
             if policy.get('canary_soak_seconds'):
@@ -175,7 +176,7 @@ class StartRollout(task.Task):
         super().__init__(name='start')
 
     def execute(self, rollout_id):
-        pass
+        base.get_runtime().rollouts.started(rollout_id)
 
     def revert(self, rollout_id, flow_failures=None, **kwargs):
         failures = list((flow_failures or {}).values())

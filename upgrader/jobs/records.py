@@ -18,6 +18,7 @@ from upgrader.common import events
 from upgrader.common import exception
 from upgrader.common import states
 from upgrader.jobs import dispatcher
+from upgrader import notify
 from upgrader.plan import limits
 from upgrader.plan import models as plan_models
 from upgrader.tasks import base
@@ -28,11 +29,13 @@ MOVE_FINAL = frozenset(['completed', 'failed', 'aborted'])
 
 
 class DbRecorder(base.Recorder):
-    """Writes what tasks report into our tables (and calls ``on_event``)."""
+    """Writes what tasks report into our tables (and calls ``on_event``);
+    a failed host is notified (:mod:`upgrader.notify`)."""
 
-    def __init__(self, dbapi, on_event=None):
+    def __init__(self, dbapi, on_event=None, notifier=None):
         self.dbapi = dbapi
         self.on_event = on_event
+        self.notifier = notifier or notify.Notifier(dbapi)
 
     def _notify(self, kind, **details):
         if self.on_event is not None:
@@ -53,13 +56,19 @@ class DbRecorder(base.Recorder):
             values['step'] = step
         if error is not None:
             values['error'] = strutils.mask_password(error)
-        self.dbapi.host_run_update(rollout_id, host, values)
+        run = self.dbapi.host_run_update(rollout_id, host, values)
         self._notify('host', host=host, state=state, error=error)
+        if state == states.HOST_ERROR:
+            self.notifier.host_error(rollout_id, host, run.step, run.error)
 
     def wave(self, rollout_id, index, hosts):
         self.dbapi.event_add(events.WAVE_STARTS % (index, ', '.join(hosts)),
                              rollout=rollout_id)
         self._notify('wave', index=index, hosts=hosts)
+
+    def wave_end(self, rollout_id, index):
+        super().wave_end(rollout_id, index)
+        self.notifier.wave_end(rollout_id, index)
 
     def step(self, rollout_id, host, step):
         self.dbapi.host_run_update(rollout_id, host, {'step': step})
@@ -112,10 +121,15 @@ class DbRecorder(base.Recorder):
 
 
 class DbRollouts:
-    """What the rollout controller reads of a stored rollout."""
+    """What the rollout controller reads of a stored rollout (and how it
+    records its start and end, notified too)."""
 
-    def __init__(self, dbapi):
+    def __init__(self, dbapi, notifier=None):
         self.dbapi = dbapi
+        self.notifier = notifier or notify.Notifier(dbapi)
+
+    def started(self, rollout_id):
+        self.notifier.rollout_start(rollout_id)
 
     def host_jobs(self, rollout_id, wave_index):
         rollout = self.dbapi.rollout_get(rollout_id)
@@ -146,6 +160,7 @@ class DbRollouts:
         if state == states.SUCCEEDED:
             values['finished_at'] = timeutils.utcnow()
         self.dbapi.rollout_update(rollout_id, values)
+        self.notifier.rollout_end(rollout_id, state)
 
     def stop_requested(self, rollout_id):
         return self.dbapi.rollout_get(rollout_id).state == states.ABORTING
