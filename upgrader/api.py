@@ -11,10 +11,12 @@ import dataclasses
 import datetime
 import time
 
+from oslo_log import log as logging
 from oslo_utils import timeutils
 from taskflow import exceptions as tf_exc
 
 from upgrader.common import exception
+from upgrader.common import recurrence
 from upgrader.common import states
 from upgrader.db import api as db_api
 from upgrader.drivers import compute
@@ -29,6 +31,8 @@ from upgrader.plan import models as plan_models
 from upgrader.plan import planner
 from upgrader.plan import window
 from upgrader.workflow import templates
+
+LOG = logging.getLogger(__name__)
 
 # The owner recorded for a rollout run by the conductors of the job board.
 ON_BOARD = 'jobboard'
@@ -223,6 +227,18 @@ def _run_on_board(conf, dbapi, rollout, resume, on_event):
     Posting is idempotent: resuming a rollout whose controller job is still
     on the board posts nothing and only watches.
     """
+    try:
+        found = post_on_board(conf, rollout, resume)
+    finally:
+        job_board.close_client()
+    return watch(conf, found.uuid, on_event)
+
+
+def post_on_board(conf, rollout, resume=False):
+    """Post the rollout's controller job for the conductors; return the
+    rollout. The process's ZooKeeper client stays open (a conductor starting
+    a scheduled rollout shares it)."""
+    dbapi = db_api.get_instance()
     found = dbapi.rollout_get(rollout)
     if not (resume and found.state in states.ROLLOUT_ACTIVE
             and found.owner == ON_BOARD):
@@ -240,8 +256,7 @@ def _run_on_board(conf, dbapi, rollout, resume, on_event):
             board.close()
     finally:
         backend.close()
-        job_board.close_client()
-    return watch(conf, found.uuid, on_event)
+    return found
 
 
 
@@ -449,3 +464,130 @@ def purge_logbooks(conf, older_than_days=None):
     finally:
         backend.close()
     return purged
+
+
+def schedule_start(conf, rollout, at):
+    """Start a planned rollout at ``at`` (a datetime; naive means UTC).
+
+    The schedule is kept in the database: whichever process runs rollouts
+    starts it (:func:`start_due`). :returns: the schedule, as a dict.
+    """
+    dbapi = db_api.get_instance()
+    found = dbapi.rollout_get(rollout)
+    if found.state != states.PLANNED:
+        raise exception.Conflict(reason='rollout %s is %s, not planned'
+                                 % (found.name, found.state))
+    if dbapi.schedule_list(state=states.SCHEDULED, rollout=found.uuid):
+        raise exception.Conflict(reason='rollout %s is already scheduled'
+                                 % found.name)
+    return dbapi.schedule_create(_utc(at), rollout=found.uuid,
+                                 name='%s-start' % found.name).to_dict()
+
+
+def schedule_recurring(conf, every, at, template, name=None,
+                       to_release=None, hosts=None, availability_zones=None,
+                       **policy):
+    """Plan and start a rollout every ``every`` (``month``, ``2 weeks``),
+    the first at ``at``: each occurrence plans afresh from the template and
+    policy given here (see :func:`plan_rollout`), so it sees the cloud as
+    it is then. With a maintenance window in the policy, an occurrence
+    waits for the window to open.
+
+    :returns: the schedule, as a dict.
+    """
+    recurrence.parse_every(every)
+    templates.load(conf, template)
+    if to_release is not None:
+        db_api.get_instance().release_get(to_release)
+    overrides = {k: v for k, v in policy.items() if v is not None}
+    problems = templates.policy_problems(overrides)
+    if problems:
+        raise exception.InvalidInput(reason='policy: %s' % problems[0])
+    if overrides.get('maintenance_window'):
+        window.parse(overrides['maintenance_window'])
+    spec = {'template': template, 'to_release': to_release,
+            'hosts': hosts, 'availability_zones': availability_zones,
+            'policy': overrides}
+    return db_api.get_instance().schedule_create(
+        _in_window(spec, _utc(at)), name=name, spec=spec,
+        every=every).to_dict()
+
+
+def list_schedules(conf):
+    return [s.to_dict() for s in db_api.get_instance().schedule_list()]
+
+
+def cancel_schedule(conf, schedule):
+    """Cancel a schedule: nothing more starts from it."""
+    dbapi = db_api.get_instance()
+    found = dbapi.schedule_get(schedule)
+    return dbapi.schedule_update(
+        found.uuid, {'state': states.SCHEDULE_CANCELLED},
+        expected_state=states.SCHEDULED).to_dict()
+
+
+def next_due(conf):
+    """When the next schedule is due (naive UTC), or None."""
+    pending = db_api.get_instance().schedule_list(state=states.SCHEDULED)
+    return pending[0].next_run_at if pending else None
+
+
+def start_due(conf, now=None, only=None):
+    """Take every schedule due by ``now``: of two processes doing this at
+    once, each occurrence goes to one (its next run is moved on with a
+    compare and swap). Yields the rollouts to start, as dicts: the planned
+    one, or one planned now for a recurring schedule. The caller starts
+    each (:func:`start`, or :func:`post_on_board` in a conductor).
+
+    :param only: only this schedule (name or uuid).
+    """
+    dbapi = db_api.get_instance()
+    now = now or timeutils.utcnow()
+    for due in dbapi.schedule_list(state=states.SCHEDULED, due_before=now):
+        if only is not None and only not in (due.name, due.uuid):
+            continue
+        if due.every:
+            values = {'next_run_at': _in_window(due.spec, (
+                recurrence.next_after(due.next_run_at, due.every, now)))}
+        else:
+            values = {'state': states.SCHEDULE_DONE}
+        try:
+            dbapi.schedule_update(due.uuid, values,
+                                  expected_state=states.SCHEDULED,
+                                  expected_next_run_at=due.next_run_at)
+        except exception.StateConflict:
+            continue                    # another process took it
+        try:
+            rollout = due.rollout
+            if due.every:
+                spec = dict(due.spec)
+                rollout, _plan = plan_rollout(
+                    conf, spec['template'], to_release=spec['to_release'],
+                    hosts=spec['hosts'],
+                    availability_zones=spec['availability_zones'],
+                    name='%s-%s' % (due.name, due.next_run_at.strftime(
+                        '%Y%m%dT%H%M')), **spec['policy'])
+        except exception.UpgraderException as e:
+            dbapi.schedule_update(due.uuid, {'error': str(e)})
+            LOG.error('Schedule %s could not plan its rollout: %s',
+                      due.name, e)
+            continue
+        dbapi.schedule_update(due.uuid, {'last_rollout': rollout.uuid,
+                                         'error': None})
+        yield rollout.to_dict()
+
+
+def _utc(when):
+    if when.tzinfo is not None:
+        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return when
+
+
+def _in_window(spec, when):
+    """``when``, or the next opening of the spec's maintenance window."""
+    text = (spec.get('policy') or {}).get('maintenance_window')
+    if not text:
+        return when
+    opens = window.next_start(window.parse(text),
+                              when.replace(tzinfo=datetime.timezone.utc), 0)
+    return _utc(opens)

@@ -6,7 +6,11 @@ Exit codes: 0 ok, 1 finished with warnings or work remaining, 2 failed,
 255 unexpected error.
 """
 
+import datetime
 import sys
+import time
+
+from oslo_utils import timeutils
 
 from upgrader import api
 from upgrader.cmd import common
@@ -256,6 +260,50 @@ def _pairs(counts):
     return ', '.join('%s %d' % kv for kv in sorted(counts.items())) or 'none'
 
 
+def _parse_time(text):
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise exception.InvalidInput(
+            reason='time %r: ISO 8601 expected, e.g. 2026-12-05T02:00+01:00'
+                   % text) from None
+
+
+# Longest sleep before a schedule is looked at again (it may be cancelled,
+# or a new one due sooner).
+SCHEDULE_LOOK_SECONDS = 10.0
+
+
+def _sleep_until(when):
+    """Sleep until ``when`` (naive UTC), SCHEDULE_LOOK_SECONDS at most."""
+    left = SCHEDULE_LOOK_SECONDS
+    if when is not None:
+        left = min((when - timeutils.utcnow()).total_seconds(), left)
+    time.sleep(max(left, 0.05))
+
+
+def _start_when_due(rollout_ref, schedule_name):
+    """Wait for the schedule, then run its rollout here, or follow it if
+    another process started it first."""
+    while True:
+        schedule = db_api.get_instance().schedule_get(schedule_name)
+        if schedule.state == 'cancelled':
+            print('Schedule %s cancelled' % schedule_name)
+            return common.EXIT_WARNING
+        if schedule.state != 'scheduled':
+            break                   # another process took it
+        if schedule.next_run_at <= timeutils.utcnow():
+            for rollout in api.start_due(common.CONF, only=schedule_name):
+                return _shown(rollout_ref, lambda: api.start(
+                    common.CONF, rollout_ref))
+        _sleep_until(schedule.next_run_at)
+    status = progress.watch(
+        common.CONF, rollout_ref, progress.make_display(),
+        until=lambda s: (s['state'] != 'planned'
+                         and progress.waits_for_operator(s)))
+    return _outcome(rollout_ref, status['state'])
+
+
 def _host_list(value):
     return [h for h in value.split(',') if h]
 
@@ -265,54 +313,63 @@ def _count_or_percent(value):
     return int(value) if value.isdigit() else value
 
 
+def _plan_options(func):
+    """The options of a plan (rollout plan, rollout schedule)."""
+    for decorate in reversed([
+        args('--template', required=True,
+             help='Workflow template name (see flows/) or path.'),
+        args('--to', dest='to_release',
+             help='Release to upgrade to (name or uuid); required by '
+                  'templates that upgrade packages.'),
+        args('--hosts', type=_host_list,
+             help='Comma-separated compute hosts (default: all).'),
+        args('--az', dest='azs', action='append',
+             help='Only hosts of this availability zone (repeatable).'),
+        args('--max-parallel', type=int,
+             help='Hosts drained at once (default: the template\'s).'),
+        args('--max-failed-hosts', type=_count_or_percent,
+             help='Failed hosts tolerated before the rollout stops: a count '
+                  'or a percentage of its hosts such as 10%% (default: the '
+                  'template\'s, usually 0).'),
+        args('--on-failure', choices=('fail', 'pause'),
+             help='When more hosts fail than allowed: fail the rollout (the '
+                  'default), or pause it inside the wave until retry-host or '
+                  'skip-host and rollout resume.'),
+        args('--max-unavailable-per-az', type=_count_or_percent,
+             help='Hosts out of service at once per availability zone: a '
+                  'count or a percentage of the zone\'s hosts.'),
+        args('--max-unavailable-per-aggregate', type=_count_or_percent,
+             help='Hosts out of service at once per host aggregate: a count '
+                  'or a percentage of the aggregate\'s hosts.'),
+        args('--max-group-disruption', type=_count_or_percent,
+             help='Members of one server group disrupted at once (default: 1 '
+                  'for anti-affinity groups, no limit for others).'),
+        args('--canary', action='store_const', const=True,
+             help='A first wave of one host, then a pause until rollout '
+                  'resume (or --canary-soak).'),
+        args('--canary-soak', dest='canary_soak_seconds', type=float,
+             metavar='SECONDS',
+             help='With --canary: go on by itself after this many seconds '
+                  'instead of waiting for rollout resume.'),
+        args('--pause-between-waves', type=float, metavar='SECONDS',
+             help='Soak time before each wave after the first.'),
+        args('--window', dest='maintenance_window', metavar='WINDOW',
+             help='Maintenance window, e.g. "sat,sun 01:00-05:00 '
+                  'Europe/Berlin": a wave predicted not to end inside it '
+                  'waits for the next one (the rollout shows paused).'),
+        args('--first-hosts', type=_host_list,
+             help='Comma-separated hosts to upgrade first, in this order.'),
+        args('--last-hosts', type=_host_list,
+             help='Comma-separated hosts to upgrade last.'),
+    ]):
+        func = decorate(func)
+    return func
+
+
 class RolloutCommands:
     """Plan, run and follow rolling upgrades."""
 
-    @args('--template', required=True,
-          help='Workflow template name (see flows/) or path.')
-    @args('--to', dest='to_release',
-          help='Release to upgrade to (name or uuid); required by '
-               'templates that upgrade packages.')
-    @args('--hosts', type=_host_list,
-          help='Comma-separated compute hosts (default: all).')
-    @args('--az', dest='azs', action='append',
-          help='Only hosts of this availability zone (repeatable).')
-    @args('--max-parallel', type=int,
-          help='Hosts drained at once (default: the template\'s).')
-    @args('--max-failed-hosts', type=_count_or_percent,
-          help='Failed hosts tolerated before the rollout stops: a count '
-               'or a percentage of its hosts such as 10%% (default: the '
-               'template\'s, usually 0).')
-    @args('--on-failure', choices=('fail', 'pause'),
-          help='When more hosts fail than allowed: fail the rollout (the '
-               'default), or pause it inside the wave until retry-host or '
-               'skip-host and rollout resume.')
-    @args('--max-unavailable-per-az', type=_count_or_percent,
-          help='Hosts out of service at once per availability zone: a '
-               'count or a percentage of the zone\'s hosts.')
-    @args('--max-unavailable-per-aggregate', type=_count_or_percent,
-          help='Hosts out of service at once per host aggregate: a count '
-               'or a percentage of the aggregate\'s hosts.')
-    @args('--max-group-disruption', type=_count_or_percent,
-          help='Members of one server group disrupted at once (default: 1 '
-               'for anti-affinity groups, no limit for others).')
-    @args('--canary', action='store_const', const=True,
-          help='A first wave of one host, then a pause until rollout '
-               'resume (or --canary-soak).')
-    @args('--canary-soak', dest='canary_soak_seconds', type=float,
-          metavar='SECONDS',
-          help='With --canary: go on by itself after this many seconds '
-               'instead of waiting for rollout resume.')
-    @args('--pause-between-waves', type=float, metavar='SECONDS',
-          help='Soak time before each wave after the first.')
-    @args('--window', dest='maintenance_window', metavar='WINDOW',
-          help='Maintenance window, e.g. "sat,sun 01:00-05:00 '
-               'Europe/Berlin": a wave predicted not to end inside it waits '
-               'for the next one (the rollout shows paused).')
-    @args('--first-hosts', type=_host_list,
-          help='Comma-separated hosts to upgrade first, in this order.')
-    @args('--last-hosts', type=_host_list,
-          help='Comma-separated hosts to upgrade last.')
+    @_plan_options
     @args('--name', dest='rollout_name', help='A name for the rollout.')
     @args('--moves', dest='show_moves', action='store_true',
           help='Also list every planned instance move.')
@@ -337,14 +394,112 @@ class RolloutCommands:
     @args('--max-failed-hosts', type=_count_or_percent,
           help='Failed hosts tolerated before the rollout stops (default: '
                'as planned). A failed host always reverts itself.')
-    def start(self, rollout_ref, max_failed_hosts=None):
-        """Run a planned rollout in this process, showing progress.
+    @args('--at', metavar='TIME',
+          help='Start it at this time instead (ISO 8601, e.g. '
+               '2026-12-05T02:00+01:00; without an offset, UTC), kept in '
+               'the database: rollout run-scheduled --wait or (with '
+               '[jobboard] enabled) a conductor starts it then.')
+    @args('--wait', action='store_true',
+          help='With --at: wait here, then start it (or follow it if '
+               'another process started it first).')
+    def start(self, rollout_ref, max_failed_hosts=None, at=None,
+              wait=False):
+        """Run a planned rollout in this process, showing progress (or
+        schedule it, with --at).
 
-        Exit code: 0 succeeded, 1 aborted (resumable) or finished with
-        reverted hosts, 2 failed.
+        With [jobboard] enabled, the conductors run it and this command
+        follows it. Exit code: 0 succeeded, 1 aborted (resumable) or
+        finished with reverted hosts, 2 failed.
         """
+        if wait and at is None:
+            raise exception.InvalidInput(reason='--wait goes with --at')
+        if at is not None:
+            if max_failed_hosts is not None:
+                raise exception.InvalidInput(
+                    reason='--max-failed-hosts cannot go with --at: give '
+                           'it to rollout plan')
+            schedule = api.schedule_start(common.CONF, rollout_ref,
+                                          _parse_time(at))
+            print('Rollout %s starts at %s UTC (schedule %s)' % (
+                rollout_ref, schedule['next_run_at'], schedule['name']),
+                flush=True)
+            if not wait:
+                return None
+            return _start_when_due(rollout_ref, schedule['name'])
         return _shown(rollout_ref, lambda: api.start(
             common.CONF, rollout_ref, max_failed_hosts=max_failed_hosts))
+
+    @_plan_options
+    @args('--every', required=True, metavar='PERIOD',
+          help='How often: [N] hour(s), day(s), week(s) or month(s), e.g. '
+               '"month" or "2 weeks".')
+    @args('--at', required=True, metavar='TIME',
+          help='The first time (ISO 8601; without an offset, UTC); the '
+               'next ones are whole periods later.')
+    @args('--name', dest='schedule_name', help='A name for the schedule.')
+    @common.format_arg()
+    def schedule(self, template, every, at, to_release=None, hosts=None,
+                 azs=None, schedule_name=None, output_format='table',
+                 **policy):
+        """Plan and start a rollout again and again (e.g. monthly).
+
+        Each time, a rollout is planned afresh from these options (named
+        after the schedule and the time) and started by whichever process
+        runs rollouts: rollout run-scheduled --wait, or the conductors.
+        With --window, each one waits for the maintenance window to open.
+        """
+        schedule = api.schedule_recurring(
+            common.CONF, every, _parse_time(at), template,
+            name=schedule_name, to_release=to_release, hosts=hosts,
+            availability_zones=azs, **policy)
+        if output_format == 'json':
+            common.print_json(schedule)
+            return
+        print('Schedule %s: every %s, next at %s UTC' % (
+            schedule['name'], schedule['every'], schedule['next_run_at']))
+
+    @common.format_arg()
+    def schedule_list(self, output_format='table'):
+        """List the schedules, the next due first."""
+        schedules = api.list_schedules(common.CONF)
+        if output_format == 'json':
+            common.print_json(schedules)
+            return
+        common.print_table(
+            ['Name', 'State', 'Starts', 'Every', 'Next (UTC)',
+             'Last rollout', 'Error'],
+            [[s['name'], s['state'],
+              s['rollout'] or (s['spec'] or {}).get('template'), s['every'],
+              s['next_run_at'], s['last_rollout'], s['error']]
+             for s in schedules])
+
+    @args('schedule_ref', metavar='SCHEDULE', help='Schedule name or uuid.')
+    def unschedule(self, schedule_ref):
+        """Cancel a schedule: nothing more starts from it."""
+        schedule = api.cancel_schedule(common.CONF, schedule_ref)
+        print('Schedule %s: %s' % (schedule['name'], schedule['state']))
+
+    @args('--wait', action='store_true',
+          help='Keep running, starting each schedule when it is due (the '
+               'embedded runner\'s scheduler; stop it with Ctrl-C).')
+    def run_scheduled(self, wait=False):
+        """Start here the rollouts whose schedule is due, one after the
+        other, showing progress.
+
+        Exit code: the worst of their outcomes (0 when nothing was due).
+        """
+        worst = common.EXIT_OK
+        while True:
+            for rollout in api.start_due(common.CONF):
+                uuid = rollout['uuid']
+                worst = max(worst, _shown(uuid, lambda: api.start(
+                    common.CONF, uuid)))
+            if not wait:
+                break
+            _sleep_until(api.next_due(common.CONF))
+        if worst == common.EXIT_OK and not wait:
+            print('Nothing more is due.')
+        return worst
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
     def pause(self, rollout_ref):
@@ -377,7 +532,7 @@ class RolloutCommands:
         on; migrations done of those planned; elapsed and predicted
         remaining time. A terminal is redrawn in place; otherwise a line is
         printed for each change. A rollout waiting for its maintenance
-        window is followed on.
+        window is followed on; a scheduled one is waited for.
 
         Exit code: 0 succeeded, 1 finished with failed hosts within the
         budget, aborted, or paused until rollout resume, 2 failed.
@@ -385,12 +540,19 @@ class RolloutCommands:
         if interval <= 0:
             raise exception.InvalidInput(reason='--interval must be '
                                                 'positive')
+        until = progress.waits_for_operator
         if api.status(common.CONF, rollout_ref)['state'] == 'planned':
-            raise exception.Conflict(
-                reason='rollout %s is planned: nothing runs yet (rollout '
-                       'start)' % rollout_ref)
+            if not db_api.get_instance().schedule_list(
+                    state='scheduled', rollout=rollout_ref):
+                raise exception.Conflict(
+                    reason='rollout %s is planned: nothing runs yet '
+                           '(rollout start)' % rollout_ref)
+
+            def until(status):      # it starts at its scheduled time
+                return (status['state'] != 'planned'
+                        and progress.waits_for_operator(status))
         status = progress.watch(common.CONF, rollout_ref,
-                                progress.make_display(), interval)
+                                progress.make_display(), interval, until)
         return _outcome(rollout_ref, status['state'])
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')

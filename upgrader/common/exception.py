@@ -124,6 +124,14 @@ class RolloutExists(Conflict):
     _msg_fmt = "Rollout %(rollout)s already exists."
 
 
+class ScheduleNotFound(NotFound):
+    _msg_fmt = "Schedule %(schedule)s does not exist."
+
+
+class ScheduleExists(Conflict):
+    _msg_fmt = "Schedule %(schedule)s already exists."
+
+
 class HostRunNotFound(NotFound):
     _msg_fmt = "Host %(host)s is not part of rollout %(rollout)s."
 

@@ -7,6 +7,7 @@ from upgrader.conf import host_access
 from upgrader.conf import jobboard
 from upgrader.conf import notifications
 from upgrader.conf import persistence
+from upgrader.conf import scheduler
 from upgrader.conf import workflow
 
 
@@ -19,5 +20,6 @@ def list_opts():
         (jobboard.GROUP, jobboard.list_opts()),
         (notifications.GROUP, notifications.list_opts()),
         (persistence.GROUP, persistence.list_opts()),
+        (scheduler.GROUP, scheduler.list_opts()),
         (workflow.GROUP, workflow.list_opts()),
     ]
