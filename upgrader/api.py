@@ -1,10 +1,36 @@
-"""upgrader's Python API: plan, start, pause, resume, abort and report
-rollouts.
+"""upgrader's Python API: the stable functions deployment tools call.
 
-``upgrader-manage`` is a thin layer over these functions; deployment tools
-can call them directly. Every function takes the configuration (an oslo.config
-``ConfigOpts`` with upgrader's options, normally ``upgrader.conf.CONF``) and
-raises :class:`upgrader.common.exception.UpgraderException` subclasses.
+``upgrader-manage`` is a thin layer over these functions, so a tool that
+calls them does what the command line does, without shelling out. Every
+function takes the configuration (an oslo.config ``ConfigOpts`` with
+upgrader's options, normally ``upgrader.conf.CONF``, parsed), returns
+JSON-friendly values or stored records, and raises
+:class:`upgrader.common.exception.UpgraderException` subclasses (each
+carries the command line's exit code). Rollouts are named by name or uuid.
+
+Stable:
+
+- Releases: :func:`create_release`, :func:`get_release`,
+  :func:`list_releases`.
+- Plan: :func:`plan_rollout` (nothing in the cloud changes).
+- Run: :func:`start` (here, or posted to the conductors with
+  ``[jobboard] enabled``), :func:`resume`, :func:`pause`, :func:`abort`,
+  :func:`retry_host`, :func:`skip_host`.
+- Follow: :func:`status` (hosts, moves, counts and predictions),
+  :func:`events` (after an event id), :func:`follow` (a generator of events
+  until the rollout stops), :func:`watch` (the same with a callback),
+  :func:`report` (everything the HTML report draws), :func:`list_rollouts`.
+- Schedule: :func:`schedule_start` (a planned rollout at a time),
+  :func:`schedule_recurring` (plan and start every month, ...),
+  :func:`list_schedules`, :func:`get_schedule`, :func:`cancel_schedule`,
+  :func:`start_due` (what
+  the process running rollouts calls), :func:`next_due`.
+- Housekeeping: :func:`purge_logbooks`.
+
+Not yet: rolling a finished rollout back (a separate piece of work). The
+rest of the module (names starting with ``_``, :func:`post_on_board`) is
+internal. Notifications of a rollout's milestones are configured, not
+called: see :mod:`upgrader.notify`.
 """
 
 import dataclasses
@@ -46,6 +72,23 @@ PLANNER_POLICY = frozenset(f.name for f in dataclasses.fields(
 # notify-and-wait, which the tasks do not run yet.
 UNMOVABLE_SUPPORTED = (plan_models.UNMOVABLE_SKIP_HOST,
                        plan_models.UNMOVABLE_FAIL)
+
+
+def create_release(conf, name, components, description=None, parent=None):
+    """Record a release (immutable): ``components`` maps a component to its
+    version; with ``parent`` (a release), its components are inherited
+    unless given. :returns: the release, as a dict."""
+    return db_api.get_instance().release_create(
+        name, components, description=description, parent=parent).to_dict()
+
+
+def get_release(conf, release):
+    """A release (name or uuid), as a dict."""
+    return db_api.get_instance().release_get(release).to_dict()
+
+
+def list_releases(conf):
+    return [r.to_dict() for r in db_api.get_instance().release_list()]
 
 
 def plan_rollout(conf, template, to_release=None, hosts=None,
@@ -260,21 +303,40 @@ def post_on_board(conf, rollout, resume=False):
 
 
 
-def watch(conf, rollout, on_event=None, interval=0.5):
-    """Follow a rollout's events until it ends; return its final state."""
+def follow(conf, rollout, interval=0.5):
+    """Yield a rollout's events (dicts, as :func:`events`) as they are
+    recorded, from its first, until it has started and is no longer
+    running, paused or aborting; the generator's return value is its final
+    state. A planned rollout is waited for (another thread or process
+    starts it, or its schedule does)."""
     dbapi = db_api.get_instance()
     last = None
     while True:
         state = dbapi.rollout_get(rollout).state
         for event in dbapi.event_list(rollout=rollout, after_id=last):
             last = event.id
-            if on_event is not None:
-                on_event('logged', {'host': event.host, 'step': event.step,
-                                    'message': event.message,
-                                    'level': event.level.upper()})
-        if state not in states.ROLLOUT_ACTIVE:
+            yield event.to_dict()
+        if state not in states.ROLLOUT_ACTIVE | {states.PLANNED}:
             return state
         time.sleep(interval)
+
+
+def watch(conf, rollout, on_event=None, interval=0.5):
+    """Follow a rollout's events until it ends; return its final state.
+
+    :param on_event: called as ``on_event('logged', {'host', 'step',
+        'message', 'level'})`` for each event.
+    """
+    events_of = follow(conf, rollout, interval)
+    while True:
+        try:
+            event = next(events_of)
+        except StopIteration as stop:
+            return stop.value
+        if on_event is not None:
+            on_event('logged', {'host': event['host'], 'step': event['step'],
+                                'message': event['message'],
+                                'level': event['level'].upper()})
 
 
 def abort(conf, rollout):
@@ -515,6 +577,11 @@ def schedule_recurring(conf, every, at, template, name=None,
 
 def list_schedules(conf):
     return [s.to_dict() for s in db_api.get_instance().schedule_list()]
+
+
+def get_schedule(conf, schedule):
+    """A schedule (name or uuid), as a dict."""
+    return db_api.get_instance().schedule_get(schedule).to_dict()
 
 
 def cancel_schedule(conf, schedule):

@@ -17,7 +17,6 @@ from upgrader.cmd import common
 from upgrader.cmd import progress
 from upgrader.cmd.common import args
 from upgrader.common import exception
-from upgrader.db import api as db_api
 from upgrader.db import migration
 from upgrader.drivers import compute
 from upgrader.jobs import persistence
@@ -121,15 +120,13 @@ def _parse_components(pairs):
 
 def _print_release(release, output_format):
     if output_format == 'json':
-        common.print_json(release.to_dict())
+        common.print_json(release)
         return
     common.print_table(['Field', 'Value'], [
-        ['name', release.name], ['uuid', release.uuid],
-        ['description', release.description],
-        ['parent', release.parent_name],
-        ['created_at', release.created_at.isoformat()]])
+        [field, release[field]] for field in (
+            'name', 'uuid', 'description', 'parent', 'created_at')])
     common.print_table(['Component', 'Version'],
-                       sorted(release.versions.items()))
+                       sorted(release['components'].items()))
 
 
 class ReleaseCommands:
@@ -157,29 +154,30 @@ class ReleaseCommands:
         if not versions and parent is None:
             raise exception.InvalidInput(
                 reason='give at least one --component NAME=VERSION')
-        release = db_api.get_instance().release_create(
-            release_name, versions, description=description, parent=parent)
+        release = api.create_release(
+            common.CONF, release_name, versions, description=description,
+            parent=parent)
         _print_release(release, output_format)
 
     @common.format_arg()
     def list(self, output_format='table'):
         """List the releases, oldest first."""
-        releases = db_api.get_instance().release_list()
+        releases = api.list_releases(common.CONF)
         if output_format == 'json':
-            common.print_json([r.to_dict() for r in releases])
+            common.print_json(releases)
             return
         common.print_table(
             ['Name', 'UUID', 'Components', 'Created'],
-            [[r.name, r.uuid,
-              ', '.join('%s=%s' % cv for cv in sorted(r.versions.items())),
-              r.created_at.isoformat(timespec='seconds')]
-             for r in releases])
+            [[r['name'], r['uuid'],
+              ', '.join('%s=%s' % cv
+                        for cv in sorted(r['components'].items())),
+              r['created_at'][:19]] for r in releases])
 
     @args('release_ref', metavar='NAME_OR_UUID', help='The release to show.')
     @common.format_arg()
     def show(self, release_ref, output_format='table'):
         """Show a release and its component versions."""
-        _print_release(db_api.get_instance().release_get(release_ref),
+        _print_release(api.get_release(common.CONF, release_ref),
                        output_format)
 
 
@@ -286,17 +284,18 @@ def _start_when_due(rollout_ref, schedule_name):
     """Wait for the schedule, then run its rollout here, or follow it if
     another process started it first."""
     while True:
-        schedule = db_api.get_instance().schedule_get(schedule_name)
-        if schedule.state == 'cancelled':
+        schedule = api.get_schedule(common.CONF, schedule_name)
+        if schedule['state'] == 'cancelled':
             print('Schedule %s cancelled' % schedule_name)
             return common.EXIT_WARNING
-        if schedule.state != 'scheduled':
+        if schedule['state'] != 'scheduled':
             break                   # another process took it
-        if schedule.next_run_at <= timeutils.utcnow():
+        due = datetime.datetime.fromisoformat(schedule['next_run_at'])
+        if due <= timeutils.utcnow():
             for rollout in api.start_due(common.CONF, only=schedule_name):
                 return _shown(rollout_ref, lambda: api.start(
                     common.CONF, rollout_ref))
-        _sleep_until(schedule.next_run_at)
+        _sleep_until(due)
     status = progress.watch(
         common.CONF, rollout_ref, progress.make_display(),
         until=lambda s: (s['state'] != 'planned'
@@ -541,9 +540,11 @@ class RolloutCommands:
             raise exception.InvalidInput(reason='--interval must be '
                                                 'positive')
         until = progress.waits_for_operator
-        if api.status(common.CONF, rollout_ref)['state'] == 'planned':
-            if not db_api.get_instance().schedule_list(
-                    state='scheduled', rollout=rollout_ref):
+        status = api.status(common.CONF, rollout_ref)
+        if status['state'] == 'planned':
+            if not [s for s in api.list_schedules(common.CONF)
+                    if s['state'] == 'scheduled'
+                    and s['rollout'] == status['name']]:
                 raise exception.Conflict(
                     reason='rollout %s is planned: nothing runs yet '
                            '(rollout start)' % rollout_ref)
