@@ -133,3 +133,22 @@ def test_start_redraws_in_place_on_a_terminal(operator):
     # While it ran, the screen showed hosts at their steps.
     assert re.search(r'\n      cmp\d+: (evacuate|reboot|upgrade_packages)',
                      output.replace('\r', ''))
+
+
+def test_watch_returns_when_the_rollout_waits_for_the_operator(operator):
+    op = operator()
+    op.plan('--canary')
+    proc = op.start_in_background()
+    try:
+        wait_for(lambda: op.query("SELECT 1 FROM rollouts WHERE state = "
+                                  "'running'"), timeout=60, interval=0.1)
+        watched = _watch(op)
+        aborted = op.manage('rollout', 'abort', 'r1')
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert watched.returncode == 1, watched.stdout + watched.stderr
+    assert 'paused: hosts 1/6 done' in watched.stdout
+    assert 'Rollout r1 paused' in watched.stdout
+    assert aborted.returncode == 0
+    assert proc.returncode == 1, output
