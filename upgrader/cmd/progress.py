@@ -287,12 +287,17 @@ def while_running(conf, rollout, display, call, interval=0.5):
 
     thread = threading.Thread(target=show, name='progress', daemon=True)
     thread.start()
+    failed = True
     try:
-        return call()
+        result = call()
+        failed = False
     finally:
         stop.set()
         thread.join()
-        try:
-            follower.look()         # the last events, the final counts
-        finally:
-            display.close()
+        if failed:
+            display.close()     # the error says the rest
+    try:
+        follower.look()             # the last events, the final counts
+    finally:
+        display.close()
+    return result
