@@ -1,21 +1,52 @@
-"""upgrader's Python API: plan, start, pause, resume, abort and report
-rollouts.
+"""upgrader's Python API: the stable functions deployment tools call.
 
-``upgrader-manage`` is a thin layer over these functions; deployment tools
-can call them directly. Every function takes the configuration (an oslo.config
-``ConfigOpts`` with upgrader's options, normally ``upgrader.conf.CONF``) and
-raises :class:`upgrader.common.exception.UpgraderException` subclasses.
+``upgrader-manage`` is a thin layer over these functions, so a tool that
+calls them does what the command line does, without shelling out. Every
+function takes the configuration (an oslo.config ``ConfigOpts`` with
+upgrader's options, normally ``upgrader.conf.CONF``, parsed), returns
+JSON-friendly values or stored records, and raises
+:class:`upgrader.common.exception.UpgraderException` subclasses (each
+carries the command line's exit code). Rollouts are named by name or uuid.
+
+Stable:
+
+- Releases: :func:`create_release`, :func:`get_release`,
+  :func:`list_releases`, :func:`release_diff`, :func:`current_release`,
+  :func:`set_current_release`.
+- Plan (nothing in the cloud changes): :func:`plan_rollout`,
+  :func:`plan_service_rollout` (one control-plane service),
+  :func:`plan_rollback` (back to the release before a rollout, or one
+  service of it).
+- Run: :func:`start` (here, or posted to the conductors with
+  ``[jobboard] enabled``), :func:`resume`, :func:`pause`, :func:`abort`,
+  :func:`retry_host`, :func:`skip_host`.
+- Follow: :func:`status` (hosts, moves, counts and predictions),
+  :func:`events` (after an event id), :func:`follow` (a generator of events
+  until the rollout stops), :func:`watch` (the same with a callback),
+  :func:`report` (everything the HTML report draws), :func:`list_rollouts`.
+- Schedule: :func:`schedule_start` (a planned rollout at a time),
+  :func:`schedule_recurring` (plan and start every month, ...),
+  :func:`list_schedules`, :func:`get_schedule`, :func:`cancel_schedule`,
+  :func:`start_due` (what the process running rollouts calls),
+  :func:`next_due`.
+- Housekeeping: :func:`purge_logbooks`.
+
+The rest of the module (names starting with ``_``, :func:`post_on_board`) is
+internal. Notifications of a rollout's milestones are configured, not
+called: see :mod:`upgrader.notify`.
 """
 
 import dataclasses
 import datetime
 import time
 
+from oslo_log import log as logging
 from oslo_utils import timeutils
 from taskflow import exceptions as tf_exc
 
 from upgrader.common import exception
 from upgrader.common import keys
+from upgrader.common import recurrence
 from upgrader.common import states
 from upgrader.db import api as db_api
 from upgrader.drivers import compute
@@ -36,6 +67,8 @@ from upgrader.plan import window
 from upgrader.tasks import service as tasks_service
 from upgrader.workflow import templates
 
+LOG = logging.getLogger(__name__)
+
 # The owner recorded for a rollout run by the conductors of the job board.
 ON_BOARD = 'jobboard'
 
@@ -43,6 +76,23 @@ ON_BOARD = 'jobboard'
 # Policy keys the planner reads (the rest are the controller's).
 PLANNER_POLICY = frozenset(f.name for f in dataclasses.fields(
     plan_models.Policy))
+
+def create_release(conf, name, components, description=None, parent=None):
+    """Record a release (immutable): ``components`` maps a component to its
+    version; with ``parent`` (a release), its components are inherited
+    unless given. :returns: the release, as a dict."""
+    return db_api.get_instance().release_create(
+        name, components, description=description, parent=parent).to_dict()
+
+
+def get_release(conf, release):
+    """A release (name or uuid), as a dict."""
+    return db_api.get_instance().release_get(release).to_dict()
+
+
+def list_releases(conf):
+    return [r.to_dict() for r in db_api.get_instance().release_list()]
+
 
 def plan_rollout(conf, template, to_release=None, hosts=None,
                  availability_zones=None, name=None, **policy):
@@ -276,6 +326,18 @@ def _run_on_board(conf, dbapi, rollout, resume, on_event):
     Posting is idempotent: resuming a rollout whose controller job is still
     on the board posts nothing and only watches.
     """
+    try:
+        found = post_on_board(conf, rollout, resume)
+    finally:
+        job_board.close_client()
+    return watch(conf, found.uuid, on_event)
+
+
+def post_on_board(conf, rollout, resume=False):
+    """Post the rollout's controller job for the conductors; return the
+    rollout. The process's ZooKeeper client stays open (a conductor starting
+    a scheduled rollout shares it)."""
+    dbapi = db_api.get_instance()
     found = dbapi.rollout_get(rollout)
     if not (resume and found.state in states.ROLLOUT_ACTIVE
             and found.owner == ON_BOARD):
@@ -293,26 +355,44 @@ def _run_on_board(conf, dbapi, rollout, resume, on_event):
             board.close()
     finally:
         backend.close()
-        job_board.close_client()
-    return watch(conf, found.uuid, on_event)
+    return found
 
 
 
-def watch(conf, rollout, on_event=None, interval=0.5):
-    """Follow a rollout's events until it ends; return its final state."""
+def follow(conf, rollout, interval=0.5):
+    """Yield a rollout's events (dicts, as :func:`events`) as they are
+    recorded, from its first, until it has started and is no longer
+    running, paused or aborting; the generator's return value is its final
+    state. A planned rollout is waited for (another thread or process
+    starts it, or its schedule does)."""
     dbapi = db_api.get_instance()
     last = None
     while True:
         state = dbapi.rollout_get(rollout).state
         for event in dbapi.event_list(rollout=rollout, after_id=last):
             last = event.id
-            if on_event is not None:
-                on_event('logged', {'host': event.host, 'step': event.step,
-                                    'message': event.message,
-                                    'level': event.level.upper()})
-        if state not in states.ROLLOUT_ACTIVE:
+            yield event.to_dict()
+        if state not in states.ROLLOUT_ACTIVE | {states.PLANNED}:
             return state
         time.sleep(interval)
+
+
+def watch(conf, rollout, on_event=None, interval=0.5):
+    """Follow a rollout's events until it ends; return its final state.
+
+    :param on_event: called as ``on_event('logged', {'host', 'step',
+        'message', 'level'})`` for each event.
+    """
+    events_of = follow(conf, rollout, interval)
+    while True:
+        try:
+            event = next(events_of)
+        except StopIteration as stop:
+            return stop.value
+        if on_event is not None:
+            on_event('logged', {'host': event['host'], 'step': event['step'],
+                                'message': event['message'],
+                                'level': event['level'].upper()})
 
 
 def abort(conf, rollout):
@@ -437,8 +517,20 @@ def status(conf, rollout, events=False):
                                   for w in plan.get('waves', [])),
         'migrations': _count(moves, 'state'),
         'skipped_hosts': plan.get('skipped_hosts', {}),
+        'predicted_seconds': plan.get('predicted_seconds'),
+        'wave_predicted_seconds': [w['predicted_seconds']
+                                   for w in plan.get('waves', [])],
     }
     return data
+
+
+def events(conf, rollout, after_id=None):
+    """A rollout's events as dicts, oldest first; ``after_id`` (the
+    ``id`` of the last one seen) gives only the newer ones, to follow a
+    rollout."""
+    dbapi = db_api.get_instance()
+    return [e.to_dict() for e in dbapi.event_list(
+        rollout=dbapi.rollout_get(rollout).uuid, after_id=after_id)]
 
 
 def report(conf, rollout):
@@ -696,3 +788,135 @@ def plan_service_rollout(conf, template, service, to_release, name=None,
     _check_plan(conf, tmpl, plan, merged)
     return _store_plan(dbapi, name, release, tmpl, plan, merged,
                        target_versions={service: version}), plan
+
+
+def schedule_start(conf, rollout, at):
+    """Start a planned rollout at ``at`` (a datetime; naive means UTC).
+
+    The schedule is kept in the database: whichever process runs rollouts
+    starts it (:func:`start_due`). :returns: the schedule, as a dict.
+    """
+    dbapi = db_api.get_instance()
+    found = dbapi.rollout_get(rollout)
+    if found.state != states.PLANNED:
+        raise exception.Conflict(reason='rollout %s is %s, not planned'
+                                 % (found.name, found.state))
+    if dbapi.schedule_list(state=states.SCHEDULED, rollout=found.uuid):
+        raise exception.Conflict(reason='rollout %s is already scheduled'
+                                 % found.name)
+    return dbapi.schedule_create(_utc(at), rollout=found.uuid,
+                                 name='%s-start' % found.name).to_dict()
+
+
+def schedule_recurring(conf, every, at, template, name=None,
+                       to_release=None, hosts=None, availability_zones=None,
+                       **policy):
+    """Plan and start a rollout every ``every`` (``month``, ``2 weeks``),
+    the first at ``at``: each occurrence plans afresh from the template and
+    policy given here (see :func:`plan_rollout`), so it sees the cloud as
+    it is then. With a maintenance window in the policy, an occurrence
+    waits for the window to open.
+
+    :returns: the schedule, as a dict.
+    """
+    recurrence.parse_every(every)
+    templates.load(conf, template)
+    if to_release is not None:
+        db_api.get_instance().release_get(to_release)
+    overrides = {k: v for k, v in policy.items() if v is not None}
+    problems = templates.policy_problems(overrides)
+    if problems:
+        raise exception.InvalidInput(reason='policy: %s' % problems[0])
+    if overrides.get('maintenance_window'):
+        window.parse(overrides['maintenance_window'])
+    spec = {'template': template, 'to_release': to_release,
+            'hosts': hosts, 'availability_zones': availability_zones,
+            'policy': overrides}
+    return db_api.get_instance().schedule_create(
+        _in_window(spec, _utc(at)), name=name, spec=spec,
+        every=every).to_dict()
+
+
+def list_schedules(conf):
+    return [s.to_dict() for s in db_api.get_instance().schedule_list()]
+
+
+def get_schedule(conf, schedule):
+    """A schedule (name or uuid), as a dict."""
+    return db_api.get_instance().schedule_get(schedule).to_dict()
+
+
+def cancel_schedule(conf, schedule):
+    """Cancel a schedule: nothing more starts from it."""
+    dbapi = db_api.get_instance()
+    found = dbapi.schedule_get(schedule)
+    return dbapi.schedule_update(
+        found.uuid, {'state': states.SCHEDULE_CANCELLED},
+        expected_state=states.SCHEDULED).to_dict()
+
+
+def next_due(conf):
+    """When the next schedule is due (naive UTC), or None."""
+    pending = db_api.get_instance().schedule_list(state=states.SCHEDULED)
+    return pending[0].next_run_at if pending else None
+
+
+def start_due(conf, now=None, only=None):
+    """Take every schedule due by ``now``: of two processes doing this at
+    once, each occurrence goes to one (its next run is moved on with a
+    compare and swap). Yields the rollouts to start, as dicts: the planned
+    one, or one planned now for a recurring schedule. The caller starts
+    each (:func:`start`, or :func:`post_on_board` in a conductor).
+
+    :param only: only this schedule (name or uuid).
+    """
+    dbapi = db_api.get_instance()
+    now = now or timeutils.utcnow()
+    for due in dbapi.schedule_list(state=states.SCHEDULED, due_before=now):
+        if only is not None and only not in (due.name, due.uuid):
+            continue
+        if due.every:
+            values = {'next_run_at': _in_window(due.spec, (
+                recurrence.next_after(due.next_run_at, due.every, now)))}
+        else:
+            values = {'state': states.SCHEDULE_DONE}
+        try:
+            dbapi.schedule_update(due.uuid, values,
+                                  expected_state=states.SCHEDULED,
+                                  expected_next_run_at=due.next_run_at)
+        except exception.StateConflict:
+            continue                    # another process took it
+        try:
+            rollout = due.rollout
+            if due.every:
+                spec = dict(due.spec)
+                rollout, _plan = plan_rollout(
+                    conf, spec['template'], to_release=spec['to_release'],
+                    hosts=spec['hosts'],
+                    availability_zones=spec['availability_zones'],
+                    name='%s-%s' % (due.name, due.next_run_at.strftime(
+                        '%Y%m%dT%H%M')), **spec['policy'])
+        except exception.UpgraderException as e:
+            dbapi.schedule_update(due.uuid, {'error': str(e)})
+            LOG.error('Schedule %s could not plan its rollout: %s',
+                      due.name, e)
+            continue
+        dbapi.schedule_update(due.uuid, {'last_rollout': rollout.uuid,
+                                         'error': None})
+        yield rollout.to_dict()
+
+
+def _utc(when):
+    if when.tzinfo is not None:
+        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return when
+
+
+def _in_window(spec, when):
+    """``when``, or the next opening of the spec's maintenance window."""
+    text = (spec.get('policy') or {}).get('maintenance_window')
+    if not text:
+        return when
+    opens = window.next_start(window.parse(text),
+                              when.replace(tzinfo=datetime.timezone.utc), 0)
+    return _utc(opens)

@@ -124,7 +124,8 @@ def parse_config(argv, categories=None, description=None, service=False):
     # Commands print their results on stdout; logs go to stderr.
     logging.set_defaults(default_log_levels=logging.get_default_log_levels()
                          + ['stevedore=ERROR', 'alembic=WARN',
-                            'oslo_db=ERROR', 'keystoneauth=ERROR'])
+                            'oslo_db=ERROR', 'keystoneauth=ERROR',
+                            'oslo_service=WARN'])
     CONF.set_default('use_stderr', True)
     CONF(argv, project='upgrader', description=description)
     if not CONF.debug and not service:

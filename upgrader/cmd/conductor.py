@@ -5,14 +5,17 @@
 Run several, on several machines: any conductor runs any rollout controller
 or host job, and one that dies is replaced by another. SIGTERM (or Ctrl-C)
 hands its jobs over gracefully: each engine stops after its current step.
+Conductors also start the rollouts whose schedule is due.
 """
 
 import signal
 import sys
+import threading
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from upgrader import api
 from upgrader.cmd import common
 from upgrader.common import exception
 from upgrader.db import api as db_api
@@ -43,8 +46,14 @@ def serve():
                                           fence=fence))
     conductor = conductor_mod.make(CONF, board, client, fence, backend)
 
+    stopping = threading.Event()
+    scheduler = threading.Thread(target=_start_due_schedules,
+                                 args=(stopping,), name='scheduler',
+                                 daemon=True)
+
     def stop(signum, _frame):
         LOG.info('Signal %d: handing jobs over and stopping', signum)
+        stopping.set()
         conductor.stop()
 
     signal.signal(signal.SIGTERM, stop)
@@ -54,12 +63,26 @@ def serve():
     print('conductor %s ready' % name, flush=True)
     try:
         conductor.connect()
+        scheduler.start()
         conductor.run()
         conductor.wait()
     finally:
+        stopping.set()
         board.close()
         job_board.close_client()
         backend.close()
+
+
+def _start_due_schedules(stopping):
+    """Post the rollouts whose schedule is due (any conductor may: each
+    occurrence goes to the one that moves it on first)."""
+    while not stopping.wait(CONF.scheduler.poll_interval):
+        try:
+            for rollout in api.start_due(CONF):
+                LOG.info('Schedule due: posting rollout %s', rollout['name'])
+                api.post_on_board(CONF, rollout['uuid'])
+        except Exception:
+            LOG.exception('Could not start the due schedules')
 
 
 def main():

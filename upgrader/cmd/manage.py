@@ -6,14 +6,17 @@ Exit codes: 0 ok, 1 finished with warnings or work remaining, 2 failed,
 255 unexpected error.
 """
 
+import datetime
 import sys
 import time
 
+from oslo_utils import timeutils
+
 from upgrader import api
 from upgrader.cmd import common
+from upgrader.cmd import progress
 from upgrader.cmd.common import args
 from upgrader.common import exception
-from upgrader.db import api as db_api
 from upgrader.db import migration
 from upgrader.drivers import compute
 from upgrader.jobs import persistence
@@ -118,15 +121,13 @@ def _parse_components(pairs):
 
 def _print_release(release, output_format):
     if output_format == 'json':
-        common.print_json(release.to_dict())
+        common.print_json(release)
         return
     common.print_table(['Field', 'Value'], [
-        ['name', release.name], ['uuid', release.uuid],
-        ['description', release.description],
-        ['parent', release.parent_name],
-        ['created_at', release.created_at.isoformat()]])
+        [field, release[field]] for field in (
+            'name', 'uuid', 'description', 'parent', 'created_at')])
     common.print_table(['Component', 'Version'],
-                       sorted(release.versions.items()))
+                       sorted(release['components'].items()))
 
 
 class ReleaseCommands:
@@ -154,29 +155,30 @@ class ReleaseCommands:
         if not versions and parent is None:
             raise exception.InvalidInput(
                 reason='give at least one --component NAME=VERSION')
-        release = db_api.get_instance().release_create(
-            release_name, versions, description=description, parent=parent)
+        release = api.create_release(
+            common.CONF, release_name, versions, description=description,
+            parent=parent)
         _print_release(release, output_format)
 
     @common.format_arg()
     def list(self, output_format='table'):
         """List the releases, oldest first."""
-        releases = db_api.get_instance().release_list()
+        releases = api.list_releases(common.CONF)
         if output_format == 'json':
-            common.print_json([r.to_dict() for r in releases])
+            common.print_json(releases)
             return
         common.print_table(
             ['Name', 'UUID', 'Components', 'Created'],
-            [[r.name, r.uuid,
-              ', '.join('%s=%s' % cv for cv in sorted(r.versions.items())),
-              r.created_at.isoformat(timespec='seconds')]
-             for r in releases])
+            [[r['name'], r['uuid'],
+              ', '.join('%s=%s' % cv
+                        for cv in sorted(r['components'].items())),
+              r['created_at'][:19]] for r in releases])
 
     @args('release_ref', metavar='NAME_OR_UUID', help='The release to show.')
     @common.format_arg()
     def show(self, release_ref, output_format='table'):
         """Show a release and its component versions."""
-        _print_release(db_api.get_instance().release_get(release_ref),
+        _print_release(api.get_release(common.CONF, release_ref),
                        output_format)
 
     @args('old', metavar='OLD', help='The release moved from.')
@@ -271,12 +273,12 @@ def _print_plan(rollout, plan, output_format, show_moves=False):
           '%d migration(s) planned (lower bound %d), predicted %s'
           % (rollout.name, rollout.uuid, rollout.template_name,
              len(plan.waves), len(plan.hosts), plan.migrations,
-             plan.lower_bound_migrations, _duration(plan.predicted_seconds)))
+             plan.lower_bound_migrations, progress.duration(plan.predicted_seconds)))
     common.print_table(
         ['Wave', 'Hosts', 'Migrations', 'Moving twice', 'Predicted'],
         [[w.index, ' '.join(w.hosts), len(w.moves),
           sum(1 for m in w.moves if m.moves_again),
-          _duration(w.predicted_seconds)] for w in plan.waves])
+          progress.duration(w.predicted_seconds)] for w in plan.waves])
     if show_moves:
         common.print_table(
             ['Wave', 'Instance', 'Name', 'From', 'To', 'Moves again'],
@@ -303,51 +305,6 @@ def _print_plan(rollout, plan, output_format, show_moves=False):
         print('Warning: %s' % warning)
 
 
-def _duration(seconds):
-    seconds = int(round(seconds or 0))
-    return '%dh%02dm%02ds' % (seconds // 3600, seconds // 60 % 60,
-                              seconds % 60)
-
-
-class _Progress:
-    """Prints what happens during a rollout, one line per event."""
-
-    def __init__(self):
-        self.start = time.monotonic()
-
-    def __call__(self, kind, details):
-        elapsed = _duration(time.monotonic() - self.start)
-        if kind == 'host':
-            line = '%s: %s' % (details['host'], details['state'])
-            if details.get('error'):
-                line += ' (%s)' % details['error']
-        elif kind == 'wave':
-            line = 'wave %d: %s' % (details['index'],
-                                    ', '.join(details['hosts']))
-        elif kind == 'step':
-            if details['step'] in ('start', 'done'):
-                return      # the host state line says it
-            line = '%s: %s' % (details['host'], details['step'])
-        elif kind == 'move':
-            if details['state'] not in ('completed', 'failed', 'aborted'):
-                return
-            line = '%s: %s %s -> %s %s' % (
-                details['source'], details['name'] or details['instance'],
-                details['source'], details['destination'], details['state'])
-        elif kind == 'logged':
-            line = '%s%s%s' % (details['host'] or 'rollout',
-                               ' %s' % details['step'] if details['step']
-                               else '', ': %s' % details['message'])
-        elif details['host'] is None or details.get('level') in (
-                'WARNING', 'ERROR'):
-            # The rollout's own events (paused, soaking) and host troubles.
-            line = '%s: %s' % (details['host'] or 'rollout',
-                               details['message'])
-        else:
-            return
-        print('[%s] %s' % (elapsed, line), flush=True)
-
-
 def _outcome(rollout_ref, state):
     summary = api.status(common.CONF, rollout_ref)['summary']
     print('Rollout %s %s: hosts %s, migrations %s' % (
@@ -358,11 +315,65 @@ def _outcome(rollout_ref, state):
         # but the operator has work left: they are reverted, not upgraded.
         return common.EXIT_WARNING if summary['hosts'].get(
             'error') else common.EXIT_OK
-    return common.EXIT_WARNING if state == 'aborted' else common.EXIT_FAILED
+    return (common.EXIT_WARNING if state in ('aborted', 'paused')
+            else common.EXIT_FAILED)
+
+
+def _shown(rollout_ref, call):
+    """Run ``call()`` (it drives the rollout to its end) with the live
+    progress display; the outcome's exit code."""
+    state = progress.while_running(common.CONF, rollout_ref,
+                                   progress.make_display(), call)
+    return _outcome(rollout_ref, state)
 
 
 def _pairs(counts):
     return ', '.join('%s %d' % kv for kv in sorted(counts.items())) or 'none'
+
+
+def _parse_time(text):
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise exception.InvalidInput(
+            reason='time %r: ISO 8601 expected, e.g. 2026-12-05T02:00+01:00'
+                   % text) from None
+
+
+# Longest sleep before a schedule is looked at again (it may be cancelled,
+# or a new one due sooner).
+SCHEDULE_LOOK_SECONDS = 10.0
+
+
+def _sleep_until(when):
+    """Sleep until ``when`` (naive UTC), SCHEDULE_LOOK_SECONDS at most."""
+    left = SCHEDULE_LOOK_SECONDS
+    if when is not None:
+        left = min((when - timeutils.utcnow()).total_seconds(), left)
+    time.sleep(max(left, 0.05))
+
+
+def _start_when_due(rollout_ref, schedule_name):
+    """Wait for the schedule, then run its rollout here, or follow it if
+    another process started it first."""
+    while True:
+        schedule = api.get_schedule(common.CONF, schedule_name)
+        if schedule['state'] == 'cancelled':
+            print('Schedule %s cancelled' % schedule_name)
+            return common.EXIT_WARNING
+        if schedule['state'] != 'scheduled':
+            break                   # another process took it
+        due = datetime.datetime.fromisoformat(schedule['next_run_at'])
+        if due <= timeutils.utcnow():
+            for rollout in api.start_due(common.CONF, only=schedule_name):
+                return _shown(rollout_ref, lambda: api.start(
+                    common.CONF, rollout_ref))
+        _sleep_until(due)
+    status = progress.watch(
+        common.CONF, rollout_ref, progress.make_display(),
+        until=lambda s: (s['state'] != 'planned'
+                         and progress.waits_for_operator(s)))
+    return _outcome(rollout_ref, status['state'])
 
 
 def _host_list(value):
@@ -374,61 +385,70 @@ def _count_or_percent(value):
     return int(value) if value.isdigit() else value
 
 
+def _plan_options(func):
+    """The options of a plan (rollout plan, rollout schedule)."""
+    for decorate in reversed([
+        args('--template', required=True,
+             help='Workflow template name (see flows/) or path.'),
+        args('--to', dest='to_release',
+             help='Release to upgrade to (name or uuid); required by '
+                  'templates that upgrade packages.'),
+        args('--hosts', type=_host_list,
+             help='Comma-separated compute hosts (default: all).'),
+        args('--az', dest='azs', action='append',
+             help='Only hosts of this availability zone (repeatable).'),
+        args('--max-parallel', type=int,
+             help='Hosts drained at once (default: the template\'s).'),
+        args('--max-failed-hosts', type=_count_or_percent,
+             help='Failed hosts tolerated before the rollout stops: a count '
+                  'or a percentage of its hosts such as 10%% (default: the '
+                  'template\'s, usually 0).'),
+        args('--on-failure', choices=('fail', 'pause'),
+             help='When more hosts fail than allowed: fail the rollout (the '
+                  'default), or pause it inside the wave until retry-host or '
+                  'skip-host and rollout resume.'),
+        args('--max-unavailable-per-az', type=_count_or_percent,
+             help='Hosts out of service at once per availability zone: a '
+                  'count or a percentage of the zone\'s hosts.'),
+        args('--max-unavailable-per-aggregate', type=_count_or_percent,
+             help='Hosts out of service at once per host aggregate: a count '
+                  'or a percentage of the aggregate\'s hosts.'),
+        args('--max-group-disruption', type=_count_or_percent,
+             help='Members of one server group disrupted at once (default: 1 '
+                  'for anti-affinity groups, no limit for others).'),
+        args('--canary', action='store_const', const=True,
+             help='A first wave of one host, then a pause until rollout '
+                  'resume (or --canary-soak).'),
+        args('--canary-soak', dest='canary_soak_seconds', type=float,
+             metavar='SECONDS',
+             help='With --canary: go on by itself after this many seconds '
+                  'instead of waiting for rollout resume.'),
+        args('--pause-between-waves', type=float, metavar='SECONDS',
+             help='Soak time before each wave after the first.'),
+        args('--window', dest='maintenance_window', metavar='WINDOW',
+             help='Maintenance window, e.g. "sat,sun 01:00-05:00 '
+                  'Europe/Berlin": a wave predicted not to end inside it '
+                  'waits for the next one (the rollout shows paused).'),
+        args('--unmovable', choices=('skip-host', 'fail', 'cold-migrate',
+                                     'stop-start', 'notify-and-wait'),
+             help='What happens to an instance that cannot be live-migrated, '
+                  'unless it asks itself (server metadata or tag '
+                  'upgrader:action): skip its host (the default), refuse the '
+                  'plan, cold-migrate it, stop it while its host reboots, or '
+                  'ask its owner and wait.'),
+        args('--first-hosts', type=_host_list,
+             help='Comma-separated hosts to upgrade first, in this order.'),
+        args('--last-hosts', type=_host_list,
+             help='Comma-separated hosts to upgrade last.'),
+    ]):
+        func = decorate(func)
+    return func
+
+
 class RolloutCommands:
     """Plan, run and follow rolling upgrades."""
 
-    @args('--template', required=True,
-          help='Workflow template name (see flows/) or path.')
-    @args('--to', dest='to_release',
-          help='Release to upgrade to (name or uuid); required by '
-               'templates that upgrade packages.')
-    @args('--hosts', type=_host_list,
-          help='Comma-separated compute hosts (default: all).')
-    @args('--az', dest='azs', action='append',
-          help='Only hosts of this availability zone (repeatable).')
-    @args('--max-parallel', type=int,
-          help='Hosts drained at once (default: the template\'s).')
-    @args('--max-failed-hosts', type=_count_or_percent,
-          help='Failed hosts tolerated before the rollout stops: a count '
-               'or a percentage of its hosts such as 10%% (default: the '
-               'template\'s, usually 0).')
-    @args('--on-failure', choices=('fail', 'pause'),
-          help='When more hosts fail than allowed: fail the rollout (the '
-               'default), or pause it inside the wave until retry-host or '
-               'skip-host and rollout resume.')
-    @args('--max-unavailable-per-az', type=_count_or_percent,
-          help='Hosts out of service at once per availability zone: a '
-               'count or a percentage of the zone\'s hosts.')
-    @args('--max-unavailable-per-aggregate', type=_count_or_percent,
-          help='Hosts out of service at once per host aggregate: a count '
-               'or a percentage of the aggregate\'s hosts.')
-    @args('--max-group-disruption', type=_count_or_percent,
-          help='Members of one server group disrupted at once (default: 1 '
-               'for anti-affinity groups, no limit for others).')
-    @args('--canary', action='store_const', const=True,
-          help='A first wave of one host, then a pause until rollout '
-               'resume (or --canary-soak).')
-    @args('--canary-soak', dest='canary_soak_seconds', type=float,
-          metavar='SECONDS',
-          help='With --canary: go on by itself after this many seconds '
-               'instead of waiting for rollout resume.')
-    @args('--pause-between-waves', type=float, metavar='SECONDS',
-          help='Soak time before each wave after the first.')
-    @args('--window', dest='maintenance_window', metavar='WINDOW',
-          help='Maintenance window, e.g. "sat,sun 01:00-05:00 '
-               'Europe/Berlin": a wave predicted not to end inside it waits '
-               'for the next one (the rollout shows paused).')
-    @args('--unmovable', choices=('skip-host', 'fail', 'cold-migrate',
-                                  'stop-start', 'notify-and-wait'),
-          help='What happens to an instance that cannot be live-migrated, '
-               'unless it asks itself (server metadata or tag '
-               'upgrader:action): skip its host (the default), refuse the '
-               'plan, cold-migrate it, stop it while its host reboots, or '
-               'ask its owner and wait.')
-    @args('--first-hosts', type=_host_list,
-          help='Comma-separated hosts to upgrade first, in this order.')
-    @args('--last-hosts', type=_host_list,
-          help='Comma-separated hosts to upgrade last.')
+    @_plan_options
     @args('--service', metavar='SERVICE',
           help='A control-plane service (keystone, nova-api...) to roll out '
                'across its controllers, with a template such as '
@@ -468,15 +488,112 @@ class RolloutCommands:
     @args('--max-failed-hosts', type=_count_or_percent,
           help='Failed hosts tolerated before the rollout stops (default: '
                'as planned). A failed host always reverts itself.')
-    def start(self, rollout_ref, max_failed_hosts=None):
-        """Run a planned rollout in this process, showing progress.
+    @args('--at', metavar='TIME',
+          help='Start it at this time instead (ISO 8601, e.g. '
+               '2026-12-05T02:00+01:00; without an offset, UTC), kept in '
+               'the database: rollout run-scheduled --wait or (with '
+               '[jobboard] enabled) a conductor starts it then.')
+    @args('--wait', action='store_true',
+          help='With --at: wait here, then start it (or follow it if '
+               'another process started it first).')
+    def start(self, rollout_ref, max_failed_hosts=None, at=None,
+              wait=False):
+        """Run a planned rollout in this process, showing progress (or
+        schedule it, with --at).
 
-        Exit code: 0 succeeded, 1 aborted (resumable) or finished with
-        reverted hosts, 2 failed.
+        With [jobboard] enabled, the conductors run it and this command
+        follows it. Exit code: 0 succeeded, 1 aborted (resumable) or
+        finished with reverted hosts, 2 failed.
         """
-        state = api.start(common.CONF, rollout_ref, on_event=_Progress(),
-                          max_failed_hosts=max_failed_hosts)
-        return _outcome(rollout_ref, state)
+        if wait and at is None:
+            raise exception.InvalidInput(reason='--wait goes with --at')
+        if at is not None:
+            if max_failed_hosts is not None:
+                raise exception.InvalidInput(
+                    reason='--max-failed-hosts cannot go with --at: give '
+                           'it to rollout plan')
+            schedule = api.schedule_start(common.CONF, rollout_ref,
+                                          _parse_time(at))
+            print('Rollout %s starts at %s UTC (schedule %s)' % (
+                rollout_ref, schedule['next_run_at'], schedule['name']),
+                flush=True)
+            if not wait:
+                return None
+            return _start_when_due(rollout_ref, schedule['name'])
+        return _shown(rollout_ref, lambda: api.start(
+            common.CONF, rollout_ref, max_failed_hosts=max_failed_hosts))
+
+    @_plan_options
+    @args('--every', required=True, metavar='PERIOD',
+          help='How often: [N] hour(s), day(s), week(s) or month(s), e.g. '
+               '"month" or "2 weeks".')
+    @args('--at', required=True, metavar='TIME',
+          help='The first time (ISO 8601; without an offset, UTC); the '
+               'next ones are whole periods later.')
+    @args('--name', dest='schedule_name', help='A name for the schedule.')
+    @common.format_arg()
+    def schedule(self, template, every, at, to_release=None, hosts=None,
+                 azs=None, schedule_name=None, output_format='table',
+                 **policy):
+        """Plan and start a rollout again and again (e.g. monthly).
+
+        Each time, a rollout is planned afresh from these options (named
+        after the schedule and the time) and started by whichever process
+        runs rollouts: rollout run-scheduled --wait, or the conductors.
+        With --window, each one waits for the maintenance window to open.
+        """
+        schedule = api.schedule_recurring(
+            common.CONF, every, _parse_time(at), template,
+            name=schedule_name, to_release=to_release, hosts=hosts,
+            availability_zones=azs, **policy)
+        if output_format == 'json':
+            common.print_json(schedule)
+            return
+        print('Schedule %s: every %s, next at %s UTC' % (
+            schedule['name'], schedule['every'], schedule['next_run_at']))
+
+    @common.format_arg()
+    def schedule_list(self, output_format='table'):
+        """List the schedules, the next due first."""
+        schedules = api.list_schedules(common.CONF)
+        if output_format == 'json':
+            common.print_json(schedules)
+            return
+        common.print_table(
+            ['Name', 'State', 'Starts', 'Every', 'Next (UTC)',
+             'Last rollout', 'Error'],
+            [[s['name'], s['state'],
+              s['rollout'] or (s['spec'] or {}).get('template'), s['every'],
+              s['next_run_at'], s['last_rollout'], s['error']]
+             for s in schedules])
+
+    @args('schedule_ref', metavar='SCHEDULE', help='Schedule name or uuid.')
+    def unschedule(self, schedule_ref):
+        """Cancel a schedule: nothing more starts from it."""
+        schedule = api.cancel_schedule(common.CONF, schedule_ref)
+        print('Schedule %s: %s' % (schedule['name'], schedule['state']))
+
+    @args('--wait', action='store_true',
+          help='Keep running, starting each schedule when it is due (the '
+               'embedded runner\'s scheduler; stop it with Ctrl-C).')
+    def run_scheduled(self, wait=False):
+        """Start here the rollouts whose schedule is due, one after the
+        other, showing progress.
+
+        Exit code: the worst of their outcomes (0 when nothing was due).
+        """
+        worst = common.EXIT_OK
+        while True:
+            for rollout in api.start_due(common.CONF):
+                uuid = rollout['uuid']
+                worst = max(worst, _shown(uuid, lambda: api.start(
+                    common.CONF, uuid)))
+            if not wait:
+                break
+            _sleep_until(api.next_due(common.CONF))
+        if worst == common.EXIT_OK and not wait:
+            print('Nothing more is due.')
+        return worst
 
     @args('rollout_ref', metavar='ROLLOUT',
           help='The rollout to take back (name or uuid).')
@@ -505,8 +622,8 @@ class RolloutCommands:
         _print_plan(rollout, plan, output_format)
         if plan_only:
             return common.EXIT_WARNING if plan.warnings else common.EXIT_OK
-        state = api.start(common.CONF, rollout.uuid, on_event=_Progress())
-        return _outcome(rollout.name, state)
+        return _shown(rollout.uuid, lambda: api.start(common.CONF,
+                                                      rollout.uuid))
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
     def pause(self, rollout_ref):
@@ -525,8 +642,44 @@ class RolloutCommands:
         not run again; the step that was running when the process died is
         run again from its start.
         """
-        state = api.resume(common.CONF, rollout_ref, on_event=_Progress())
-        return _outcome(rollout_ref, state)
+        return _shown(rollout_ref, lambda: api.resume(common.CONF,
+                                                      rollout_ref))
+
+    @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
+    @args('--interval', type=float, default=1.0, metavar='SECONDS',
+          help='Seconds between two looks (default: %(default)s).')
+    def watch(self, rollout_ref, interval=1.0):
+        """Follow a rollout live, wherever it runs, until it ends or waits
+        for the operator.
+
+        Per wave: hosts done, failed and in progress, the step each host is
+        on; migrations done of those planned; elapsed and predicted
+        remaining time. A terminal is redrawn in place; otherwise a line is
+        printed for each change. A rollout waiting for its maintenance
+        window is followed on; a scheduled one is waited for.
+
+        Exit code: 0 succeeded, 1 finished with failed hosts within the
+        budget, aborted, or paused until rollout resume, 2 failed.
+        """
+        if interval <= 0:
+            raise exception.InvalidInput(reason='--interval must be '
+                                                'positive')
+        until = progress.waits_for_operator
+        status = api.status(common.CONF, rollout_ref)
+        if status['state'] == 'planned':
+            if not [s for s in api.list_schedules(common.CONF)
+                    if s['state'] == 'scheduled'
+                    and s['rollout'] == status['name']]:
+                raise exception.Conflict(
+                    reason='rollout %s is planned: nothing runs yet '
+                           '(rollout start)' % rollout_ref)
+
+            def until(status):      # it starts at its scheduled time
+                return (status['state'] != 'planned'
+                        and progress.waits_for_operator(status))
+        status = progress.watch(common.CONF, rollout_ref,
+                                progress.make_display(), interval, until)
+        return _outcome(rollout_ref, status['state'])
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
     @args('host', metavar='HOST', help='The compute host.')

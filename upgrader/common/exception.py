@@ -15,11 +15,13 @@ page of the documentation is generated from them::
     │   ├── CloudNotFound         no such cloud in clouds.yaml
     │   ├── TemplateNotFound
     │   ├── RolloutNotFound
+    │   ├── ScheduleNotFound
     │   ├── HostRunNotFound
     │   └── InstanceMoveNotFound
     ├── Conflict                  the request contradicts the current state
     │   ├── ReleaseExists
     │   ├── RolloutExists
+    │   ├── ScheduleExists
     │   ├── HostRunExists
     │   └── StateConflict
     ├── DatabaseNotSynced         schema missing or behind: run db sync
@@ -301,6 +303,24 @@ class RolloutExists(Conflict):
     generated one.
     """
     _msg_fmt = "Rollout %(rollout)s already exists."
+
+
+class ScheduleNotFound(NotFound):
+    """No schedule has this name or UUID.
+
+    What to do: ``upgrader-manage rollout schedule-list`` shows every
+    schedule.
+    """
+    _msg_fmt = "Schedule %(schedule)s does not exist."
+
+
+class ScheduleExists(Conflict):
+    """A schedule of this ``--name`` already exists.
+
+    What to do: choose another name, or ``rollout unschedule`` the old one
+    first.
+    """
+    _msg_fmt = "Schedule %(schedule)s already exists."
 
 
 class HostRunNotFound(NotFound):

@@ -47,3 +47,8 @@ def check_rollout_transition(rollout, current, new):
         raise exception.Conflict(
             reason='rollout %s is %s; it cannot become %s'
             % (rollout, current, new))
+
+# A schedule (upgrader-manage rollout start --at, rollout schedule).
+SCHEDULED = 'scheduled'        # waits for its next run
+SCHEDULE_DONE = 'done'         # its one run started
+SCHEDULE_CANCELLED = 'cancelled'

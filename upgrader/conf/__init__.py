@@ -7,7 +7,9 @@ from upgrader.conf import database
 from upgrader.conf import default
 from upgrader.conf import host_access
 from upgrader.conf import jobboard
+from upgrader.conf import notifications
 from upgrader.conf import persistence
+from upgrader.conf import scheduler
 from upgrader.conf import workflow
 
 CONF = cfg.CONF
@@ -16,7 +18,7 @@ CONF = cfg.CONF
 def register_opts(conf):
     """Register every option group of upgrader on ``conf``."""
     for group in (default, database, cloud, host_access, jobboard,
-                  persistence, workflow):
+                  notifications, persistence, scheduler, workflow):
         group.register_opts(conf)
 
 

@@ -5,7 +5,9 @@ from upgrader.conf import database
 from upgrader.conf import default
 from upgrader.conf import host_access
 from upgrader.conf import jobboard
+from upgrader.conf import notifications
 from upgrader.conf import persistence
+from upgrader.conf import scheduler
 from upgrader.conf import workflow
 
 
@@ -16,6 +18,8 @@ def list_opts():
         (cloud.GROUP, cloud.list_opts()),
         (host_access.GROUP, host_access.list_opts()),
         (jobboard.GROUP, jobboard.list_opts()),
+        (notifications.GROUP, notifications.list_opts()),
         (persistence.GROUP, persistence.list_opts()),
+        (scheduler.GROUP, scheduler.list_opts()),
         (workflow.GROUP, workflow.list_opts()),
     ]

@@ -249,3 +249,46 @@ class Connection(metaclass=abc.ABCMeta):
         :param limit: at most this many (the first ones).
         :raises RolloutNotFound:
         """
+
+    # Schedules: rollouts started at a time (once, or recurring).
+
+    @abc.abstractmethod
+    def schedule_create(self, next_run_at, name=None, rollout=None,
+                        spec=None, every=None):
+        """Schedule a rollout (state ``scheduled``) and return the Schedule.
+
+        :param next_run_at: when (naive UTC).
+        :param rollout: once: the planned rollout to start.
+        :param spec: recurring: JSON-serialisable arguments of the plan made
+            for each occurrence; with ``every`` (e.g. ``month``).
+        :raises ScheduleExists: the name is taken.
+        :raises RolloutNotFound:
+        """
+
+    @abc.abstractmethod
+    def schedule_get(self, schedule):
+        """Return the Schedule of this id, uuid or name.
+
+        :raises ScheduleNotFound:
+        """
+
+    @abc.abstractmethod
+    def schedule_list(self, state=None, due_before=None, rollout=None):
+        """Return Schedules by next run: of this state or states, due at
+        or before ``due_before``, of this rollout."""
+
+    @abc.abstractmethod
+    def schedule_update(self, schedule, values, expected_state=None,
+                        expected_next_run_at=None):
+        """Update columns of a schedule (compare and swap on its state and
+        next run) and return it.
+
+        Starting an occurrence moves ``next_run_at`` on with
+        ``expected_next_run_at`` set to the due time: of two processes
+        doing it at once, only one succeeds.
+
+        :param values: among ``state``, ``next_run_at``, ``last_rollout``,
+            ``error``.
+        :raises ScheduleNotFound:
+        :raises StateConflict: not in the expected state or next run.
+        """

@@ -16,6 +16,7 @@ from oslo_utils import timeutils
 from taskflow.patterns import linear_flow
 from taskflow import task
 
+from upgrader.common import events
 from upgrader.common import exception
 from upgrader.common import keys
 from upgrader.common import states
@@ -67,6 +68,7 @@ class RunWave(task.Task):
                            'then rollout resume')
             _wait_while_paused(rt, rollout_id, 'in wave %d' % self.index)
             self._retry_earlier(rt, rollout_id)
+        rt.recorder.wave_end(rollout_id, self.index)
         if self.index == 1 and policy.get('canary') and \
                 self.index < rollouts.wave_count(rollout_id):
             if policy.get('canary_soak_seconds'):
@@ -160,8 +162,8 @@ def _wait_for_window(rt, rollout_id, win, seconds, where):
                               seconds)
     if start <= timeutils.utcnow(with_timezone=True):
         return
-    reason = 'outside the maintenance window: waiting until %s' % (
-        start.isoformat())
+    reason = '%s: waiting until %s' % (events.WINDOW_WAIT,
+                                       start.isoformat())
     rt.rollouts.pause(rollout_id, reason)
     rt.recorder.event(rollout_id, None, None, 'paused %s (%s)'
                       % (where, reason))
@@ -188,7 +190,7 @@ class StartRollout(task.Task):
         super().__init__(name='start')
 
     def execute(self, rollout_id):
-        pass
+        base.get_runtime().rollouts.started(rollout_id)
 
     def revert(self, rollout_id, flow_failures=None, **kwargs):
         failures = list((flow_failures or {}).values())

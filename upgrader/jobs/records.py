@@ -19,6 +19,7 @@ from upgrader.common import events
 from upgrader.common import exception
 from upgrader.common import states
 from upgrader.jobs import dispatcher
+from upgrader import notify
 from upgrader.plan import limits
 from upgrader.plan import models as plan_models
 from upgrader.tasks import base
@@ -29,11 +30,13 @@ MOVE_FINAL = frozenset(['completed', 'failed', 'aborted'])
 
 
 class DbRecorder(base.Recorder):
-    """Writes what tasks report into our tables (and calls ``on_event``)."""
+    """Writes what tasks report into our tables (and calls ``on_event``);
+    a failed host is notified (:mod:`upgrader.notify`)."""
 
-    def __init__(self, dbapi, on_event=None):
+    def __init__(self, dbapi, on_event=None, notifier=None):
         self.dbapi = dbapi
         self.on_event = on_event
+        self.notifier = notifier or notify.Notifier(dbapi)
 
     def _notify(self, kind, **details):
         if self.on_event is not None:
@@ -47,6 +50,10 @@ class DbRecorder(base.Recorder):
         self.dbapi.host_run_record(rollout_id, host,
                                    self._state_values(state, step, error))
         self._notify('host', host=host, state=state, error=error)
+        if state == states.HOST_ERROR:
+            # Rare: read back the step it failed in (None when not given).
+            run = self.dbapi.host_run_get(rollout_id, host)
+            self.notifier.host_error(rollout_id, host, run.step, run.error)
 
     @staticmethod
     def _state_values(state, step, error):
@@ -66,6 +73,10 @@ class DbRecorder(base.Recorder):
         self.dbapi.event_add(events.WAVE_STARTS % (index, ', '.join(hosts)),
                              rollout=rollout_id)
         self._notify('wave', index=index, hosts=hosts)
+
+    def wave_end(self, rollout_id, index):
+        super().wave_end(rollout_id, index)
+        self.notifier.wave_end(rollout_id, index)
 
     def step(self, rollout_id, host, step):
         # One write: the step, and the event that marks when it started
@@ -128,12 +139,17 @@ class DbRecorder(base.Recorder):
 
 
 class DbRollouts:
-    """What the rollout controller reads of a stored rollout."""
+    """What the rollout controller reads of a stored rollout (and how it
+    records its start and end, notified too)."""
 
-    def __init__(self, dbapi, clock=time.monotonic):
+    def __init__(self, dbapi, notifier=None, clock=time.monotonic):
         self.dbapi = dbapi
+        self.notifier = notifier or notify.Notifier(dbapi)
         self._clock = clock
         self._stops = {}        # rollout id -> (read at, aborting?)
+
+    def started(self, rollout_id):
+        self.notifier.rollout_start(rollout_id)
 
     def host_jobs(self, rollout_id, wave_index):
         rollout = self.dbapi.rollout_get(rollout_id)
@@ -174,6 +190,7 @@ class DbRollouts:
         self.dbapi.rollout_update(rollout_id, values)
         if state == states.SUCCEEDED:
             self._deployed(rollout_id)
+        self.notifier.rollout_end(rollout_id, state)
 
     def _deployed(self, rollout_id):
         """The cloud runs the rollout's release now, if every one of its

@@ -28,6 +28,7 @@ from upgrader.jobs import controller
 from upgrader.jobs import dispatcher
 from upgrader.jobs import persistence
 from upgrader.jobs import records
+from upgrader import notify
 from upgrader.tasks import base
 
 LOG = logging.getLogger(__name__)
@@ -90,7 +91,9 @@ def build_runtime(conf, dbapi, backend, on_event=None, board=None,
     """The task runtime of this process: host flows run here (embedded) or,
     given a job board (and the conductor's fence), are posted for
     conductors."""
-    recorder = records.DbRecorder(dbapi, on_event=on_event)
+    notifier = notify.get_notifier(conf, dbapi)
+    recorder = records.DbRecorder(dbapi, on_event=on_event,
+                                  notifier=notifier)
 
     def listeners(engine, job):
         return [records.StepListener(engine, recorder, job.rollout_id,
@@ -104,7 +107,7 @@ def build_runtime(conf, dbapi, backend, on_event=None, board=None,
     return base.Runtime(
         compute=compute.fetch(conf), hosts=host_drivers.fetch(conf),
         controlplane=controlplane.fetch(conf),
-        recorder=recorder, rollouts=records.DbRollouts(dbapi),
+        recorder=recorder, rollouts=records.DbRollouts(dbapi, notifier),
         dispatcher=host_dispatcher, fence=fence,
         poll_interval=conf.workflow.poll_interval)
 

@@ -32,6 +32,9 @@ class Recorder:
         LOG.info('Rollout %s: wave %d starts on %s', rollout_id, index,
                  ', '.join(hosts))
 
+    def wave_end(self, rollout_id, index):
+        LOG.info('Rollout %s: wave %d ended', rollout_id, index)
+
     def event(self, rollout_id, host, step, message, level='INFO'):
         LOG.log(py_logging.getLevelName(level), 'Rollout %s host %s %s: %s',
                 rollout_id, host, step, message)

@@ -15,7 +15,7 @@ from upgrader.db.sqlalchemy import engine
 from upgrader.db.sqlalchemy import models
 
 OUR_TABLES = {'releases', 'release_components', 'deployments', 'rollouts',
-              'host_runs', 'instance_moves', 'events'}
+              'host_runs', 'instance_moves', 'events', 'schedules'}
 
 
 def _tables():

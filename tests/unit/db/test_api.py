@@ -323,6 +323,10 @@ CALLS = [
     ('instance_move_update', (1, {'state': 'done'})),
     ('event_add', ('x',)),
     ('event_list', ()),
+    ('schedule_create', (datetime.datetime(2026, 1, 1),)),
+    ('schedule_get', ('s1',)),
+    ('schedule_list', ()),
+    ('schedule_update', ('s1', {'state': 'cancelled'})),
 ]
 
 

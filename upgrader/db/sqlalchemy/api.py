@@ -37,6 +37,8 @@ ROLLOUT_UPDATABLE = frozenset([
 HOST_RUN_UPDATABLE = frozenset([
     'state', 'step', 'error', 'wave', 'facts', 'started_at',
     'finished_at'])
+SCHEDULE_UPDATABLE = frozenset(['state', 'next_run_at', 'last_rollout',
+                                'error'])
 INSTANCE_MOVE_UPDATABLE = frozenset([
     'state', 'dest_host', 'planned_host', 'migration_id', 'error',
     'started_at', 'finished_at'])
@@ -499,6 +501,79 @@ class Connection(api.Connection):
             if limit is not None:
                 query = query.limit(limit)
             return list(session.scalars(query))
+
+    # Schedules.
+
+    @_db_call
+    def schedule_create(self, next_run_at, name=None, rollout=None,
+                        spec=None, every=None):
+        uuid = uuidutils.generate_uuid()
+        if name is None:
+            name = 'schedule-%s' % uuid[:8]
+        validate_name(name, 'schedule name')
+        with _session(writer=True) as session:
+            schedule = models.Schedule(
+                uuid=uuid, name=name, state=states.SCHEDULED, spec=spec,
+                every=every, next_run_at=next_run_at,
+                rollout_id=(None if rollout is None
+                            else _rollout_id(session, rollout)))
+            session.add(schedule)
+            try:
+                session.flush()
+            except db_exc.DBDuplicateEntry as e:
+                raise exception.ScheduleExists(schedule=name) from e
+            return self._schedule_get(session, schedule.id)
+
+    @staticmethod
+    def _schedule_get(session, ident):
+        query = sa.select(models.Schedule).execution_options(
+            populate_existing=True)
+        if isinstance(ident, int):
+            query = query.where(models.Schedule.id == ident)
+        elif uuidutils.is_uuid_like(ident):
+            query = query.where(models.Schedule.uuid == ident)
+        else:
+            query = query.where(models.Schedule.name == ident)
+        found = session.scalars(query).first()
+        if found is None:
+            raise exception.ScheduleNotFound(schedule=ident)
+        return found
+
+    @_db_call
+    def schedule_get(self, schedule):
+        with _session() as session:
+            return self._schedule_get(session, schedule)
+
+    @_db_call
+    def schedule_list(self, state=None, due_before=None, rollout=None):
+        query = sa.select(models.Schedule).order_by(
+            models.Schedule.next_run_at, models.Schedule.id)
+        if state is not None:
+            query = query.where(models.Schedule.state.in_(_as_list(state)))
+        if due_before is not None:
+            query = query.where(models.Schedule.next_run_at <= due_before)
+        with _session() as session:
+            if rollout is not None:
+                query = query.where(models.Schedule.rollout_id
+                                    == _rollout_id(session, rollout))
+            return list(session.scalars(query))
+
+    @_db_call
+    def schedule_update(self, schedule, values, expected_state=None,
+                        expected_next_run_at=None):
+        values = _check_values(values, SCHEDULE_UPDATABLE, 'schedule')
+        with _session(writer=True) as session:
+            found = self._schedule_get(session, schedule)
+            where = [models.Schedule.id == found.id]
+            if expected_next_run_at is not None:
+                where.append(models.Schedule.next_run_at
+                             == expected_next_run_at)
+            if not _update(session, models.Schedule, where, values,
+                           expected_state, 'Schedule %s' % schedule):
+                raise exception.StateConflict(
+                    what='Schedule %s' % schedule, actual='moved on',
+                    expected='due at %s' % expected_next_run_at)
+            return self._schedule_get(session, found.id)
 
 
 def _as_list(value):

@@ -381,3 +381,52 @@ class Event(Base):
                                                nullable=False)
     step: orm.Mapped[str | None] = orm.mapped_column(sa.String(NAME_LENGTH))
     message: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False)
+
+
+class Schedule(Base):
+    """When to start a rollout: once (a planned rollout, at a time) or
+    again and again (re-planned from ``spec`` each time).
+
+    Whichever process starts a due occurrence first moves ``next_run_at``
+    on (compare and swap): no occurrence starts twice.
+    """
+
+    __tablename__ = 'schedules'
+    __table_args__ = (
+        sa.UniqueConstraint('uuid', name='uniq_schedules0uuid'),
+        sa.UniqueConstraint('name', name='uniq_schedules0name'),
+        sa.Index('schedules_state_next_run_at_idx', 'state', 'next_run_at'),
+        sa.Index('schedules_rollout_id_idx', 'rollout_id'),
+        MYSQL_TABLE_ARGS,
+    )
+    _dict_fields = ('uuid', 'name', 'state', 'every', 'spec', 'next_run_at',
+                    'last_rollout', 'error', 'created_at', 'updated_at')
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)
+    uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36), nullable=False)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(NAME_LENGTH),
+                                              nullable=False)
+    state: orm.Mapped[str] = orm.mapped_column(sa.String(STATE_LENGTH),
+                                               nullable=False)
+    # Once: the planned rollout to start.
+    rollout_id: orm.Mapped[int | None] = orm.mapped_column(
+        sa.ForeignKey('rollouts.id', ondelete='CASCADE',
+                      name='fk_schedules_rollout_id'))
+    # Recurring: how often ('month', '2 weeks'), and what to plan each time
+    # (the arguments of upgrader.api.plan_rollout).
+    every: orm.Mapped[str | None] = orm.mapped_column(sa.String(32))
+    spec: orm.Mapped[dict | None] = orm.mapped_column(JSONText())
+    next_run_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        DateTime)
+    # The uuid of the rollout it started last.
+    last_rollout: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+    error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    created_at: orm.Mapped[datetime.datetime] = _created_at()
+    updated_at: orm.Mapped[datetime.datetime | None] = _updated_at()
+
+    rollout: orm.Mapped[Rollout | None] = orm.relationship(lazy='joined')
+
+    def to_dict(self):
+        data = super().to_dict()
+        data['rollout'] = self.rollout.name if self.rollout else None
+        return data
