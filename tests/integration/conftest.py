@@ -14,6 +14,7 @@ Only ``make test-nova`` runs this folder (``make test`` ignores it).
 import contextlib
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -120,6 +121,14 @@ class SimulatorCloud(Cloud):
         super().__init__(sim.cloud_name, sim.clouds_yaml, sim.connect)
         self.sim = sim
 
+    @contextlib.contextmanager
+    def compute_killed_after_reboot(self, op, host):
+        """host comes back from its reboot with nova-compute down."""
+        self.sim.api(self.conn, 'POST', 'simulator-admin', '/faults',
+                     json={'fault': {'kind': 'service_no_start',
+                                     'host': host}})
+        yield
+
     def violations(self):
         """What the simulator's referee saw go wrong."""
         return self.sim.report()['violations']['details']
@@ -159,6 +168,27 @@ class NovaCloud(Cloud):
 
     def slow_migrations(self, host, seconds=600):
         self.lab.set_migration_seconds(seconds)
+
+    @contextlib.contextmanager
+    def compute_killed_after_reboot(self, op, host):
+        """SIGKILL host's nova-compute as soon as the host is back from its
+        reboot (the new process is starting, Nova still shows it down)."""
+        stop = threading.Event()
+        reboots = self.agent_host(host)['reboots']
+        agent = self.lab.agent
+
+        def kill_when_back():
+            while not stop.wait(0.1):
+                if agent.view(host)['reboots'] > reboots:
+                    self.lab.kill_compute(host)
+                    return
+        killer = threading.Thread(target=kill_when_back, daemon=True)
+        killer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            killer.join()
 
     def compute_pids(self):
         return {h: self.lab.procs[h].pid for h in self.lab.hosts

@@ -30,7 +30,7 @@ def _inventory(cloud, tmp_path):
     return json.loads(result.stdout)
 
 
-def test_inventory_matches_what_nova_reports(cloud_factory, tmp_path):
+def test_inventory_matches_what_the_cloud_reports(cloud_factory, tmp_path):
     cloud = cloud_factory(servers=8)
     found = _inventory(cloud, tmp_path)
     servers = cloud.servers()
@@ -161,6 +161,7 @@ def test_compute_rolling_reboot(cloud_factory, tmp_path):
     assert sorted(h for w in plan['waves'] for h in w['hosts']) == \
         cloud.hosts
     pids = cloud.compute_pids()
+    reboots = {h: cloud.agent_host(h)['reboots'] for h in cloud.hosts}
     with ServerWatch(cloud) as watch:
         result = op.manage('rollout', 'start', 'r1', timeout=1500)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -182,7 +183,7 @@ def test_compute_rolling_reboot(cloud_factory, tmp_path):
     for service in cloud.conn.compute.services(binary='nova-compute'):
         assert (service.status, service.state) == ('enabled', 'up')
     for host in cloud.hosts:
-        assert cloud.agent_host(host)['reboots'] == 1
+        assert cloud.agent_host(host)['reboots'] == reboots[host] + 1
     after = cloud.compute_pids()
     if pids is not None:
         # nova-compute really restarted on every host.
@@ -197,6 +198,7 @@ def test_migration_not_done_in_time_is_aborted_and_host_reverted(
     for server in cloud.servers():
         on_host.setdefault(server.compute_host, []).append(server.id)
     bad = sorted(on_host)[0]
+    reboots = cloud.agent_host(bad)['reboots']
     op = Operator(cloud, tmp_path, workflow=WORKFLOW)
     _plan(op, _template(tmp_path, 'migration_timeout: 900',
                         'migration_timeout: 8'), '--hosts', bad)
@@ -209,7 +211,7 @@ def test_migration_not_done_in_time_is_aborted_and_host_reverted(
     service = next(cloud.conn.compute.services(binary='nova-compute',
                                                host=bad))
     assert service.status == 'enabled'
-    assert cloud.agent_host(bad)['reboots'] == 0
+    assert cloud.agent_host(bad)['reboots'] == reboots
     stuck = on_host[bad][0]
     cloud.wait_for(lambda: [
         m.status for m in cloud.conn.compute.migrations(instance_uuid=stuck)
@@ -220,3 +222,32 @@ def test_migration_not_done_in_time_is_aborted_and_host_reverted(
     server = cloud.conn.compute.get_server(stuck)
     assert server.compute_host == bad
     assert cloud.violations() == []
+
+
+def test_compute_killed_mid_rollout_fails_its_host(cloud_factory, tmp_path):
+    """The reboot step waits for nova-compute up after the boot, as a health
+    check: a compute killed then fails its host, and max_failed_hosts=0
+    stops the rollout."""
+    cloud = cloud_factory(servers=8, spare_hosts=1)
+    op = Operator(cloud, tmp_path, workflow=WORKFLOW)
+    plan = _plan(op, _template(tmp_path, 'timeout: 900\n  - task: health',
+                               'timeout: 60\n  - task: health'))
+    assert len(plan['waves']) >= 3
+    victim = plan['waves'][1]['hosts'][0]
+    later = [h for w in plan['waves'][2:] for h in w['hosts']]
+    with cloud.compute_killed_after_reboot(op, victim):
+        result = op.manage('rollout', 'start', 'r1', timeout=1500)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert op.status()['state'] == 'failed'
+    hosts = op.hosts()
+    assert hosts[victim]['state'] == 'error'
+    assert 'nova-compute on %s up: not done' % victim in hosts[victim][
+        'error']
+    assert all(hosts[h]['state'] == 'pending' for h in later)
+    service = next(cloud.conn.compute.services(binary='nova-compute',
+                                               host=victim))
+    # Reverted: enabled again, but Nova shows the service down.
+    assert (service.status, service.state) == ('enabled', 'down')
+    servers = cloud.servers()
+    assert all(s.status == 'ACTIVE' for s in servers)
+    assert victim not in {s.compute_host for s in servers}
