@@ -30,8 +30,8 @@ def _template(url):
     path = '/' + path.split('/', 1)[-1] if '/' in path else '/'
     # Drop the endpoint's own prefix (/v2.1, /compute, /placement): what
     # follows the service's root is the API.
-    path = re.sub(r'^.*?/v2\.1', '', path) if '/v2.1' in path else re.sub(
-        r'^/(placement|compute)(?=/)', '', path)
+    path = re.sub(r'^.*?/v2\.1', '', path) if '/v2.1' in path else (
+        re.sub(r'^/(placement|compute)(?=/|$)', '', path) or '/')
     keys = sorted(k.split('=')[0] for k in query.split('&') if k)
     return _ID.sub('/{id}', path) + ('?' + '&'.join(keys) if keys else '')
 
