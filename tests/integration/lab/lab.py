@@ -36,7 +36,7 @@ PASSWORD = 'lab-secret'
 ADMIN_PASSWORD = 'lab-admin-secret'
 CLOUD_NAME = 'nova-lab'
 REGION = 'RegionOne'
-# Services every rollout needs, with their catalog types.
+# The service users of keystone_authtoken and of Nova's clients.
 SERVICE_USERS = ('nova', 'placement')
 
 
@@ -107,9 +107,7 @@ class NovaLab:
         return 'http://127.0.0.1:%d' % self.ports['keystone']
 
     def db_url(self, name):
-        return '%s%s_%s?charset=utf8' % (
-            MYSQL_URL.replace('mysql+pymysql', 'mysql+pymysql'),
-            self.prefix, name)
+        return '%s%s_%s?charset=utf8' % (MYSQL_URL, self.prefix, name)
 
     def _env(self, **extra):
         env = {k: v for k, v in os.environ.items()
@@ -446,8 +444,8 @@ class NovaLab:
         with self._lock:
             procs = list(self.procs.items())
             self.procs.clear()
-        threads = [threading.Thread(target=_kill_group, args=(p, signal.SIGTERM,
-                                                              15))
+        threads = [threading.Thread(target=_kill_group,
+                                    args=(p, signal.SIGTERM, 15))
                    for _, p in procs]
         for t in threads:
             t.start()

@@ -27,7 +27,8 @@ IMAGE = {
     'container_format': 'bare', 'checksum': None, 'os_hash_algo': None,
     'os_hash_value': None, 'owner': None, 'tags': [],
     'created_at': '2026-01-01T00:00:00Z', 'updated_at': '2026-01-01T00:00:00Z',
-    'self': '/v2/images/%s' % IMAGE_ID, 'file': '/v2/images/%s/file' % IMAGE_ID,
+    'self': '/v2/images/%s' % IMAGE_ID,
+    'file': '/v2/images/%s/file' % IMAGE_ID,
     'schema': '/v2/schemas/image',
 }
 IMAGE_SCHEMA = {'name': 'image', 'properties': {k: {} for k in IMAGE},
