@@ -17,8 +17,8 @@ class PlacementService(base.Service):
     name = 'placement'
 
     def negotiate(self, request):
-        if request.path.rstrip('/') == self.prefix:
-            return {}
+        # The root too: Placement answers its version document with the
+        # negotiated microversion header, as every other path.
         request.version = base.parse_microversion(
             request, 'placement', None, MIN_VERSION, MAX_VERSION, MIN_VERSION)
         return {'OpenStack-API-Version': 'placement '
