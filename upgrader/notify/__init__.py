@@ -14,12 +14,15 @@ upgrader.host.error    error    a host failed (it reverted itself)
 upgrader.rollout.end   info,    the rollout succeeded, was aborted (warn)
                        warn,    or failed (error)
                        error
+upgrader.rollout.      info     a rollback (``rollout rollback``)
+rolled_back                     succeeded: about the rollout it took back,
+                                with ``rolled_back_by``
 ====================== ======== ==========================================
 
 The payload is versioned like nova's: ``upgrader_object.name`` /
 ``.namespace`` / ``.version`` / ``.data``; the data describes the rollout
-(uuid, name, state, template, from/to release, hosts per state) plus the
-wave or host concerned. No secret is in it: errors are masked.
+(uuid, name, state, template, from/to release, the rollout it rolls back
+if any, hosts per state) plus the wave or host concerned. No secret is in it: errors are masked.
 
 Sent by whichever process runs the rollout's controller and host flows
 (the embedded runner or the conductors), at least once: a conductor that
@@ -43,6 +46,7 @@ ROLLOUT_START = 'upgrader.rollout.start'
 WAVE_END = 'upgrader.wave.end'
 HOST_ERROR = 'upgrader.host.error'
 ROLLOUT_END = 'upgrader.rollout.end'
+ROLLED_BACK = 'upgrader.rollout.rolled_back'
 
 PAYLOAD_VERSION = '1.0'
 # rollout.end's priority by the rollout's final state.
@@ -87,6 +91,17 @@ class Notifier:
     def rollout_end(self, rollout_id, state):
         self._emit(ROLLOUT_END, END_PRIORITY.get(state, 'error'),
                    'RolloutPayload', rollout_id)
+        if state != 'succeeded' or not self.enabled:
+            return
+        try:
+            rollout = self.dbapi.rollout_get(rollout_id)
+        except Exception:
+            LOG.exception('Rollout %s not read: no rolled-back notification',
+                          rollout_id)
+            return
+        if rollout.rollback_of is not None:
+            self._emit(ROLLED_BACK, 'info', 'RolloutPayload',
+                       rollout.rollback_of.uuid, rolled_back_by=rollout.name)
 
     def _emit(self, event_type, priority, name, rollout_id, **extra):
         if not self.enabled:
@@ -122,6 +137,8 @@ class Notifier:
                              if rollout.from_release else None),
             'to_release': (rollout.to_release.name
                            if rollout.to_release else None),
+            'rollback_of': (rollout.rollback_of.name
+                            if rollout.rollback_of else None),
             'waves': len((rollout.plan or {}).get('waves', [])),
             'hosts': _counts(self.dbapi.host_run_list(rollout.uuid)),
             'error': _mask(rollout.error),

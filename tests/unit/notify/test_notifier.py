@@ -44,6 +44,25 @@ def test_a_broken_bus_neither_raises_nor_stops_the_webhooks(dbapi):
     assert receiver.received[-1]['priority'] == 'ERROR'
 
 
+def test_a_rollback_that_succeeds_says_which_rollout_was_rolled_back(dbapi):
+    original = _rollout(dbapi)
+    back = dbapi.rollout_create(name='r1-rollback', rollback_of=original.uuid,
+                                template_name='compute-rolling-upgrade',
+                                plan={'waves': [{}]})
+    with webhooks.Receiver() as receiver:
+        notifier = notify.Notifier(dbapi, None,
+                                   [webhook.Webhook(receiver.url)])
+        notifier.rollout_end(back.uuid, 'failed')
+        notifier.rollout_end(back.uuid, 'succeeded')
+    assert receiver.event_types() == [notify.ROLLOUT_END, notify.ROLLOUT_END,
+                                      notify.ROLLED_BACK]
+    end, rolled_back = [m['payload']['upgrader_object.data']
+                        for m in receiver.received[1:]]
+    assert (end['name'], end['rollback_of']) == ('r1-rollback', 'r1')
+    assert (rolled_back['name'], rolled_back['rolled_back_by']) == (
+        'r1', 'r1-rollback')
+
+
 def test_an_unknown_rollout_is_logged_not_raised(dbapi, caplog):
     with webhooks.Receiver() as receiver:
         notify.Notifier(dbapi, None, [webhook.Webhook(receiver.url)]) \
