@@ -29,7 +29,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	tools/install-test-deps.sh
-	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests \
+	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider --durations=25 tests \
 		--ignore=tests/integration
 
 $(NOVA_STAMP): tests/integration/lab/requirements.txt
