@@ -8,6 +8,7 @@ from oslo_log import log as logging
 
 from upgrader.common import exception
 from upgrader.common import keys
+from upgrader.drivers.host import output
 from upgrader.tasks import base
 
 LOG = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class UpgradePackages(base.HostTask):
             self.act('package upgrade')
             out = rt.hosts.install_packages(host, wanted)
             self.event(rollout_id, 'packages upgraded: %s%s'
-                       % (_pairs(wanted), _output(out)))
+                       % (output.pairs(wanted), _output(out)))
         return {'versions': previous, 'boot_id': status.boot_id}
 
     @base.never_raises
@@ -81,7 +82,7 @@ class UpgradePackages(base.HostTask):
             self.act('package restore')
             out = rt.hosts.install_packages(host, wanted, downgrade=True)
             self.event(rollout_id, 'packages restored: %s%s'
-                       % (_pairs(wanted), _output(out)))
+                       % (output.pairs(wanted), _output(out)))
         if boot_id is not None and status.boot_id != boot_id:
             # The host already booted into the new versions: boot it into
             # the old ones. It is still drained, so this kills nothing.
@@ -128,10 +129,6 @@ def host_versions(versions, installed):
     qemu...); a host is upgraded only in the ones it runs.
     """
     return {p: v for p, v in versions.items() if installed.get(p) is not None}
-
-
-def _pairs(versions):
-    return ', '.join('%s=%s' % kv for kv in sorted(versions.items()))
 
 
 def _output(text):
