@@ -39,59 +39,79 @@ def naive_bound(inventory, plan):
 def lower_bound(inventory, plan):
     """The fewest seconds any plan with the fewest migrations can take.
 
-    :func:`ramp` bounds how many hosts can be done after each wave; given
-    those counts, the cheapest way to group the hosts' durations into waves
-    is found exactly (:func:`_cheapest_waves`). Relaxed (so still a bound):
-    pinned hosts, aggregates, server groups, vCPU and disk, and the packing
-    of instances onto hosts. None when no plan can move each instance
-    once.
+    Given how many hosts a wave can add once some are done
+    (:func:`_most_per_wave`), the cheapest grouping of the hosts' durations
+    into waves is found exactly (:func:`_cheapest_waves`). Relaxed (so
+    still a bound): pinned hosts, aggregates, server groups, vCPU and disk,
+    and the packing of instances onto hosts. None when no plan can move
+    each instance once.
     """
     if not plan.hosts:
         return 0.0
-    done = ramp(inventory, plan)
-    if done is None:
-        return None
+    most = _most_per_wave(inventory, plan)
     durations = sorted(host_seconds(inventory, plan).values())
-    return _cheapest_waves(durations, done, plan.policy.max_parallel)
+    best = _cheapest_waves(durations, most)
+    return None if best == float('inf') else best
 
 
 def ramp(inventory, plan):
     """Upper bounds on the hosts of ``plan`` done after waves 1, 2, ...
+    if each wave takes as many as it can; None if they stall."""
+    most = _most_per_wave(inventory, plan)
+    done = [0]
+    while done[-1] < len(most):
+        if not most[done[-1]]:
+            return None
+        done.append(min(len(most), done[-1] + most[done[-1]]))
+    return done[1:]
+
+
+def _most_per_wave(inventory, plan):
+    """[c]: the most hosts one wave can add once c hosts of ``plan`` are
+    done (c < hosts in the plan), never fewer for a greater c.
 
     A wave may drain into the free RAM of hosts upgraded before it and of
     hosts outside the rollout, no more. Per zone, hosts holding nothing to
     move cost nothing; the others cost their RAM, counted as if the
-    lightest went first, and free as much room as if the roomiest had gone
+    lightest went next, and free as much room as if the roomiest had gone
     before. In a zone where nothing can land (no empty host, none outside
     the rollout), the one host that spills (see
-    ``planner._lower_bound``) is taken as empty. None if the counts stall.
+    ``planner._lower_bound``) is taken as empty, whichever it is.
     """
     policy = plan.policy
-    wave_cap = 1 if policy.canary else policy.max_parallel
-    zones = _zones(inventory, plan)
+    cap = policy.max_parallel
     per_az = {}
     if policy.max_unavailable_per_az is not None:
         per_az = {zone: plan_limits.allowance(
             'max_unavailable_per_az', policy.max_unavailable_per_az, total)
             for zone, total in collections.Counter(
                 h.availability_zone for h in inventory.hosts).items()}
-    counts = []
-    for name, choices in zones.items():
-        cap = min(policy.max_parallel, per_az.get(name, policy.max_parallel))
-        seqs = [z.counts(cap, min(cap, wave_cap)) for z in choices]
-        if None in seqs:
-            return None
-        # Whichever host spills: the most any choice allows.
-        counts.append([max(c) for c in itertools.zip_longest(
-            *seqs, fillvalue=max(s[-1] for s in seqs))])
-    total = sum(c[-1] for c in counts)
-    done = []
-    while not done or done[-1] < total:
-        j = len(done)
-        cap = policy.max_parallel if done else wave_cap
-        reached = sum(c[min(j, len(c) - 1)] for c in counts)
-        done.append(min(reached, (done[-1] if done else 0) + cap))
-    return done
+    most = [0]
+    for name, choices in _zones(inventory, plan).items():
+        zone_cap = min(cap, per_az.get(name, cap))
+        per_zone = [max(c) for c in zip(*(
+            [z.wave(done, zone_cap) for done in range(z.hosts + 1)]
+            for z in choices))]
+        most = _combine(most, list(itertools.accumulate(per_zone, max)),
+                        cap)
+    most = list(itertools.accumulate(most[:-1], max))
+    if policy.canary:
+        most[0] = min(1, most[0])
+    return most
+
+
+def _combine(first, second, cap):
+    """[c]: the most of first[i] + second[c - i], at most ``cap``."""
+    combined = []
+    for c in range(len(first) + len(second) - 1):
+        best = 0
+        for i in range(max(0, c - len(second) + 1), min(c, len(first) - 1)
+                       + 1):
+            best = max(best, first[i] + second[c - i])
+            if best >= cap:
+                break
+        combined.append(min(best, cap))
+    return combined
 
 
 class _Zone:
@@ -107,17 +127,7 @@ class _Zone:
         self.cum_free = list(itertools.accumulate(self.gains_free,
                                                   initial=0))
         self.cum_gains = list(itertools.accumulate(self.gains, initial=0))
-
-    def counts(self, cap, first_cap):
-        """Hosts done after each wave until all are; None if stalled."""
-        total = len(self.costs) + len(self.gains_free)
-        done = [min(first_cap, self.wave(0, first_cap))]
-        while done[-1] < total:
-            more = self.wave(done[-1], cap)
-            if not more:
-                return None
-            done.append(done[-1] + more)
-        return done
+        self.hosts = len(self.costs) + len(self.gains_free)
 
     def wave(self, done, cap):
         """The most hosts one wave can add once ``done`` hosts are."""
@@ -167,35 +177,20 @@ def _zones(inventory, plan):
     return zones
 
 
-def _cheapest_waves(durations, done, max_parallel):
+def _cheapest_waves(durations, most):
     """min over wave sizes of the sum of each wave's longest host.
 
-    Any plan's waves, smallest first, have prefix sums no greater than its
-    own (nor than ``done``); given the sizes, giving the shortest hosts to
-    the smallest wave is cheapest. So over prefix sums a_1 < a_2 < ... = n
-    with a_j <= done[j] (then done[-1] + max_parallel per wave) and steps
-    of at most max_parallel, the cost is sum of durations[a_j - 1].
+    Any plan's waves, taken smallest first, still respect ``most`` (the
+    smallest waves done first leave no fewer hosts done before each of
+    the others, and ``most`` never falls as more are done); given the
+    sizes, giving the shortest hosts to the smallest waves is cheapest. So
+    the cost of a plan whose waves, smallest first, reach a_1 < a_2 < ...
+    < a_J = n hosts, with a_j - a_(j-1) <= most[a_(j-1)], is at least the
+    sum of durations[a_j - 1] (durations sorted).
     """
     n = len(durations)
-    inf = float('inf')
-    # cost[a]: cheapest j waves ending with a hosts done.
-    cost = [0.0] + [inf] * n
-    best = inf
-    j = 0
-    while j <= n and j * durations[0] < best:
-        limit = done[j] if j < len(done) else n
-        new = [inf] * (n + 1)
-        window = collections.deque()   # indices of cost, increasing values
-        for a in range(1, min(limit, n) + 1):
-            prev = a - 1
-            while window and cost[window[-1]] >= cost[prev]:
-                window.pop()
-            window.append(prev)
-            while window[0] < a - max_parallel:
-                window.popleft()
-            if cost[window[0]] < inf:
-                new[a] = cost[window[0]] + durations[a - 1]
-        cost = new
-        best = min(best, cost[n])
-        j += 1
-    return best
+    cost = [0.0] + [float('inf')] * n
+    for before in range(n):
+        for a in range(before + 1, min(n, before + most[before]) + 1):
+            cost[a] = min(cost[a], cost[before] + durations[a - 1])
+    return cost[n]

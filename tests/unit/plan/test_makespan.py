@@ -14,7 +14,8 @@ from upgrader.plan import planner
 
 
 @settings(max_examples=300, deadline=None)
-@given(clouds.clouds(), st.integers(1, 4), st.booleans(),
+@given(st.booleans().flatmap(lambda extras: clouds.clouds(extras=extras)),
+       st.integers(1, 4), st.booleans(),
        st.none() | st.integers(1, 2) | st.just('50%'))
 def test_no_plan_with_fewest_migrations_beats_the_bound(
         inventory, max_parallel, canary, per_az):
