@@ -115,7 +115,8 @@ def _combine(first, second, cap):
 
 
 class _Zone:
-    """One zone's hosts for :func:`ramp`: RAM to drain and room freed."""
+    """One zone's hosts for :func:`_most_per_wave`: RAM to drain, room
+    freed."""
 
     def __init__(self, settled_room, free, loaded):
         self.room = settled_room
@@ -136,8 +137,10 @@ class _Zone:
         for k in range(max(0, done - n_loaded), min(n_free, done) + 1):
             room = (self.room + self.cum_free[k]
                     + self.cum_gains[done - k])
-            # Cheapest loaded hosts are counted even if done: a bound.
-            fit = bisect.bisect_right(self.cum_costs, room) - 1
+            # Cheapest loaded hosts are counted even if done: a bound. The
+            # sums are of floats: a tie must still fit.
+            fit = bisect.bisect_right(self.cum_costs,
+                                      room * (1 + 1e-9) + 1e-6) - 1
             fit = min(fit, n_loaded - (done - k))
             best = max(best, min(cap, n_free - k + fit))
         return best
