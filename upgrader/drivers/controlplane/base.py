@@ -2,12 +2,23 @@
 
 import abc
 
+from upgrader.common import exception
+
 
 class ControlPlaneDriver(metaclass=abc.ABCMeta):
     """Services on controller hosts, and the load balancer's backends."""
 
     def __init__(self, conf):
         self.conf = conf
+
+    def generation(self, version):
+        """The schema generation code of ``version`` needs: its major
+        number (keystone 27.0.1 needs generation 27)."""
+        head = str(version).split('.', 1)[0]
+        if not head.isdigit():
+            raise exception.InvalidInput(
+                reason='version %r: expected MAJOR.MINOR.PATCH' % (version,))
+        return int(head)
 
     @abc.abstractmethod
     def host_services(self, host):
