@@ -28,7 +28,10 @@ Stable:
   :func:`schedule_recurring` (plan and start every month, ...),
   :func:`list_schedules`, :func:`get_schedule`, :func:`cancel_schedule`,
   :func:`start_due` (what the process running rollouts calls),
-  :func:`next_due`.
+  :func:`next_due`, :func:`commit_due` (contract after a soak time).
+- Schema changes of control-plane services: :func:`commit` (the contract
+  migrations), :func:`rollback_restores` (what a rollback after it
+  restores and loses).
 - Housekeeping: :func:`purge_logbooks`.
 
 The rest of the module (names starting with ``_``, :func:`post_on_board`) is
@@ -1000,6 +1003,28 @@ def commit(conf, rollout):
                         'commit)' % (db, gen), rollout=found.uuid)
     return dbapi.rollout_update(found.uuid, {
         'committed_at': timeutils.utcnow()}).to_dict()
+
+
+def commit_due(conf, now=None):
+    """Commit (:func:`commit`) every succeeded rollout whose policy's
+    ``commit_after_seconds`` have passed since it finished; what the
+    process running schedules calls. Yields the names committed; a rollout
+    that cannot be committed is logged and left alone."""
+    dbapi = db_api.get_instance()
+    now = now or timeutils.utcnow()
+    for found in dbapi.rollout_list(state=states.SUCCEEDED):
+        soak = (found.policy or {}).get('commit_after_seconds')
+        if soak is None or found.committed_at is not None or (
+                found.finished_at is None or found.finished_at +
+                datetime.timedelta(seconds=soak) > now):
+            continue
+        try:
+            commit(conf, found.uuid)
+        except exception.UpgraderException as e:
+            LOG.error('Rollout %s: soak time over, but not committed: %s',
+                      found.name, e)
+            continue
+        yield found.name
 
 
 def rollback_restores(conf, rollout, service=None):

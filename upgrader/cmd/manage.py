@@ -450,6 +450,12 @@ def _plan_options(func):
                   'instead of waiting for rollout resume.'),
         args('--pause-between-waves', type=float, metavar='SECONDS',
              help='Soak time before each wave after the first.'),
+        args('--commit-after', dest='commit_after_seconds', type=float,
+             metavar='SECONDS',
+             help='service-rolling-upgrade: run the contract migrations '
+                  'this long after the rollout succeeded (by the '
+                  'conductors, or rollout run-scheduled), as rollout commit '
+                  'does (default: only on rollout commit).'),
         args('--window', dest='maintenance_window', metavar='WINDOW',
              help='Maintenance window, e.g. "sat,sun 01:00-05:00 '
                   'Europe/Berlin": a wave predicted not to end inside it '
@@ -501,7 +507,8 @@ class RolloutCommands:
             rollout, plan = api.plan_service_rollout(
                 common.CONF, template, service, to_release,
                 name=rollout_name, max_parallel=policy.get('max_parallel'),
-                max_failed_hosts=policy.get('max_failed_hosts'))
+                max_failed_hosts=policy.get('max_failed_hosts'),
+                commit_after_seconds=policy.get('commit_after_seconds'))
         else:
             rollout, plan = api.plan_rollout(
                 common.CONF, template, to_release=to_release, hosts=hosts,
@@ -609,6 +616,8 @@ class RolloutCommands:
         """
         worst = common.EXIT_OK
         while True:
+            for name in api.commit_due(common.CONF):
+                print('Rollout %s: committed (its soak time is over)' % name)
             for rollout in api.start_due(common.CONF):
                 uuid = rollout['uuid']
                 worst = max(worst, _shown(uuid, lambda: api.start(

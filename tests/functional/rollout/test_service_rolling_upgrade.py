@@ -14,7 +14,7 @@ DOCS = {'keystone': {v: {'versions': ['v3.14']}
 HOSTS = ('ctl001', 'ctl002', 'ctl003')
 
 
-def _upgraded(operator):
+def _upgraded(operator, *plan_args):
     """keystone 26.0.0 -> 27.0.0 on three controllers, rollout 'ks'."""
     op = operator(hosts=4, instances=4, anti_affinity_groups=0)
     conn = op.sim.connect()
@@ -28,7 +28,8 @@ def _upgraded(operator):
     op.ok('release', 'create', 'cp-ks', '--parent', 'cp', '--component',
           'keystone=27.0.0')
     op.ok('rollout', 'plan', '--template', 'service-rolling-upgrade',
-          '--service', 'keystone', '--to', 'cp-ks', '--name', 'ks')
+          '--service', 'keystone', '--to', 'cp-ks', '--name', 'ks',
+          *plan_args)
     result = op.manage('rollout', 'start', 'ks')
     assert result.returncode == 0, result.stdout + result.stderr
     assert _keystone(op, conn) == dict.fromkeys(HOSTS, ('27.0.0', True,
@@ -63,7 +64,9 @@ def _clean(report):
 
 
 def test_upgrade_then_code_only_rollback_before_contract(operator):
-    op, conn = _upgraded(operator)
+    op, conn = _upgraded(operator, '--commit-after', '3600')
+    # Its soak time is not over: nothing to commit yet.
+    assert 'committed' not in op.ok('rollout', 'run-scheduled').stdout
     db = _db(op, conn)
     # Expanded and migrated, not contracted: the old code still runs.
     assert (db['expanded'], db['contracted'], db['migrated']) == (27, 26,
@@ -92,11 +95,12 @@ def test_upgrade_then_code_only_rollback_before_contract(operator):
 
 
 def test_commit_then_rollback_restores_the_backup(operator):
-    op, conn = _upgraded(operator)
-    # Only this template's rollouts have a contract.
+    op, conn = _upgraded(operator, '--commit-after', '0')
     refused = op.manage('rollout', 'commit', 'nope')
     assert refused.returncode == 2
-    op.ok('rollout', 'commit', 'ks')
+    # Its soak time (none) is over: committed where schedules start.
+    assert 'Rollout ks: committed' in op.ok('rollout',
+                                            'run-scheduled').stdout
     op.ok('rollout', 'commit', 'ks')               # idempotent
     db = _db(op, conn)
     assert (db['expanded'], db['contracted']) == (27, 27)
