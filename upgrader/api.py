@@ -28,7 +28,10 @@ Stable:
   :func:`schedule_recurring` (plan and start every month, ...),
   :func:`list_schedules`, :func:`get_schedule`, :func:`cancel_schedule`,
   :func:`start_due` (what the process running rollouts calls),
-  :func:`next_due`.
+  :func:`next_due`, :func:`commit_due` (contract after a soak time).
+- Schema changes of control-plane services: :func:`commit` (the contract
+  migrations), :func:`rollback_restores` (what a rollback after it
+  restores and loses).
 - Housekeeping: :func:`purge_logbooks`.
 
 The rest of the module (names starting with ``_``, :func:`post_on_board`) is
@@ -64,6 +67,7 @@ from upgrader.plan import planner
 from upgrader.plan import releases
 from upgrader.plan import services as service_plans
 from upgrader.plan import window
+from upgrader.tasks import schema as tasks_schema
 from upgrader.tasks import service as tasks_service
 from upgrader.workflow import templates
 
@@ -629,7 +633,7 @@ def current_release(conf):
             [d.to_dict() for d in dbapi.deployment_list()])
 
 
-def plan_rollback(conf, rollout, name=None, service=None):
+def plan_rollback(conf, rollout, name=None, service=None, restore=False):
     """Plan a rollout that takes ``rollout`` back, and store it (planned).
 
     It moves the cloud from the rollout's release back to the one before
@@ -645,14 +649,20 @@ def plan_rollback(conf, rollout, name=None, service=None):
     the same way, one controller at a time out of the load balancer, to the
     service versions each controller had before.
 
+    After ``rollout commit`` (the contract migrations ran) the old code
+    cannot use the schema: the databases of :func:`rollback_restores` are
+    first restored from the rollout's backup, losing what was written since.
+
     :param service: take back only this component (a service, or a
         package of a compute rollout); the others keep their versions. Its
         release is then the current one with that component changed back,
         so the new rollout records none.
+    :param restore: the operator accepts those restores (and their loss).
 
     :returns: (rollout, plan) of the new rollout.
-    :raises Conflict: the rollout is still planned or running, or it
-        changed nothing that can be taken back.
+    :raises Conflict: the rollout is still planned or running, it changed
+        nothing that can be taken back, or it needs a restore and
+        ``restore`` is false (nothing changes then).
     """
     dbapi = db_api.get_instance()
     original = dbapi.rollout_get(rollout)
@@ -678,11 +688,21 @@ def plan_rollback(conf, rollout, name=None, service=None):
                        original.name, ' (%s)' % service if service else ''))
     policy = dict(original.policy or {})
     if 'install_service' in steps:
+        restores = rollback_restores(conf, original.uuid, service=service)
+        if restores and not restore:
+            raise exception.Conflict(
+                reason='rollout %s was committed: its rollback restores %s '
+                       'from backup, losing what was written since; confirm '
+                       'it (rollout rollback --yes)' % (
+                           original.name,
+                           ', '.join(r['database'] for r in restores)))
         plan = service_plans.make_plan(sorted(targets), _plan_policy(policy),
                                        tmpl.task_names)
         _check_plan(conf, tmpl, plan, policy)
-        return _store_rollback(dbapi, original, tmpl, policy, targets, name,
-                               plan, service)
+        back, plan = _store_rollback(dbapi, original, tmpl, policy, targets,
+                                     name, plan, service)
+        _restore(conf, dbapi, original, back, restores)
+        return back, plan
     for pinned in ('first_hosts', 'last_hosts'):
         # Pinned hosts that need no rollback are not in its selection.
         if policy.get(pinned):
@@ -920,3 +940,153 @@ def _in_window(spec, when):
     opens = window.next_start(window.parse(text),
                               when.replace(tzinfo=datetime.timezone.utc), 0)
     return _utc(opens)
+
+
+# -- contract, and the database restore of a rollback after it -------------
+
+def _schema_targets(cp, dbapi, found, versions_of):
+    """{database: (generation, [services])} of the control-plane services
+    ``versions_of(host_run)`` names on the rollout's host runs."""
+    targets = {}
+    for run in dbapi.host_run_list(found.uuid):
+        for service, version in sorted((versions_of(run) or {}).items()):
+            try:
+                db = cp.database(service)['name']
+            except exception.NotFound:
+                continue            # a package, not a control-plane service
+            gen, names = targets.get(db, (None, []))
+            gen = cp.generation(version) if gen is None else max(
+                gen, cp.generation(version))
+            targets[db] = (gen, sorted(set(names) | {service}))
+    return targets
+
+
+def commit(conf, rollout):
+    """Run the contract migrations of a finished service-rolling-upgrade
+    rollout whose data migrations ran, and record it (``committed_at``, an
+    event). Old code cannot run on the schema after this; a rollback then
+    restores the database from the rollout's backup. Idempotent.
+
+    :returns: the rollout, as a dict.
+    :raises Conflict: not such a rollout, not succeeded, or the data
+        migrations did not run. Nothing changes then.
+    """
+    dbapi = db_api.get_instance()
+    found = dbapi.rollout_get(rollout)
+    if found.committed_at is not None:
+        return found.to_dict()
+    tmpl = templates.parse(found.template_content or '',
+                           found.template_name or found.name)
+    if 'migrate_data' not in tmpl.task_names:
+        raise exception.Conflict(
+            reason='rollout %s (template %s) has no schema change to '
+                   'commit' % (found.name, tmpl.name))
+    if found.state != states.SUCCEEDED:
+        raise exception.Conflict(
+            reason='rollout %s is %s: only a succeeded rollout is committed'
+                   % (found.name, found.state))
+    cp = controlplane.fetch(conf)
+    release = found.to_release.versions if found.to_release else {}
+    targets = _schema_targets(cp, dbapi, found,
+                              lambda run: run.target_versions or release)
+    for db, (gen, names) in sorted(targets.items()):
+        migrated = cp.database(names[0])['migrated']
+        if migrated < gen:
+            raise exception.Conflict(
+                reason='the data migrations of database %s ran only to '
+                       'generation %d, not %d: run the rollout again'
+                       % (db, migrated, gen))
+    for db, (gen, names) in sorted(targets.items()):
+        if cp.database(names[0])['contracted'] < gen:
+            cp.migrate(db, 'contract', gen)
+        dbapi.event_add('contracted database %s to generation %d (rollout '
+                        'commit)' % (db, gen), rollout=found.uuid)
+    return dbapi.rollout_update(found.uuid, {
+        'committed_at': timeutils.utcnow()}).to_dict()
+
+
+def commit_due(conf, now=None):
+    """Commit (:func:`commit`) every succeeded rollout whose policy's
+    ``commit_after_seconds`` have passed since it finished; what the
+    process running schedules calls. Yields the names committed; a rollout
+    that cannot be committed is logged and left alone."""
+    dbapi = db_api.get_instance()
+    now = now or timeutils.utcnow()
+    for found in dbapi.rollout_list(state=states.SUCCEEDED):
+        soak = (found.policy or {}).get('commit_after_seconds')
+        if soak is None or found.committed_at is not None or (
+                found.finished_at is None or found.finished_at +
+                datetime.timedelta(seconds=soak) > now):
+            continue
+        try:
+            commit(conf, found.uuid)
+        except exception.UpgraderException as e:
+            LOG.error('Rollout %s: soak time over, but not committed: %s',
+                      found.name, e)
+            continue
+        yield found.name
+
+
+def rollback_restores(conf, rollout, service=None):
+    """The database restores a rollback of ``rollout`` needs: none before
+    its contract; after it, one per database the old code cannot use.
+
+    :returns: [{'database', 'backup', 'taken_at' (UTC ISO), 'writes_lost'
+        (written since the backup, as the driver counts them now),
+        'api_stays_up' (the backup's schema serves the running code too)}]
+    :raises Conflict: a restore is needed and the rollout has no backup.
+    """
+    dbapi = db_api.get_instance()
+    found = dbapi.rollout_get(rollout)
+    if found.committed_at is None:
+        return []
+    cp = controlplane.fetch(conf)
+    fact = tasks_service.PREVIOUS_SERVICE_VERSIONS
+
+    def previous(run):
+        return {s: v for s, v in ((run.facts or {}).get(fact) or {}).items()
+                if service is None or s == service}
+
+    backups = {}
+    for run in dbapi.host_run_list(found.uuid):
+        backups.update((run.facts or {}).get(tasks_schema.BACKUPS) or {})
+    release = found.to_release.versions if found.to_release else {}
+    new = _schema_targets(cp, dbapi, found,
+                          lambda run: run.target_versions or release)
+    restores = []
+    for db, (old_gen, names) in sorted(_schema_targets(
+            cp, dbapi, found, previous).items()):
+        # The lowest generation the old code needs.
+        old_gen = min(cp.generation(v) for run in dbapi.host_run_list(
+            found.uuid) for s, v in previous(run).items() if s in names)
+        now = cp.database(names[0])
+        if now['contracted'] <= old_gen:
+            continue
+        if db not in backups:
+            raise exception.Conflict(
+                reason='rollout %s contracted database %s and took no '
+                       'backup of it: it cannot be rolled back'
+                       % (found.name, db))
+        [backup] = [b for b in cp.backups(db) if b['id'] == backups[db]]
+        running = new.get(db, (now['expanded'], ()))[0]
+        restores.append({
+            'database': db, 'backup': backup['id'],
+            'taken_at': datetime.datetime.fromtimestamp(
+                backup['at'], datetime.timezone.utc).isoformat(),
+            'writes_lost': now['writes'] - backup['writes'],
+            'api_stays_up': (backup['contracted'] <= old_gen and
+                             backup['contracted'] <= running
+                             <= backup['expanded'])})
+    return restores
+
+
+def _restore(conf, dbapi, original, back, restores):
+    cp = controlplane.fetch(conf)
+    for r in restores:
+        done = cp.restore(r['database'], r['backup'])
+        message = ('restored database %s from backup %s taken at %s: %d '
+                   'write(s) lost' % (r['database'], r['backup'],
+                                      r['taken_at'], done['writes_lost']))
+        LOG.warning('Rollback %s: %s', back.name, message)
+        for uuid in (original.uuid, back.uuid):
+            dbapi.event_add(message, rollout=uuid, level='warning')

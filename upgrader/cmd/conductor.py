@@ -78,6 +78,8 @@ def _start_due_schedules(stopping):
     occurrence goes to the one that moves it on first)."""
     while not stopping.wait(CONF.scheduler.poll_interval):
         try:
+            for name in api.commit_due(CONF):
+                LOG.info('Rollout %s committed: its soak time is over', name)
             for rollout in api.start_due(CONF):
                 LOG.info('Schedule due: posting rollout %s', rollout['name'])
                 api.post_on_board(CONF, rollout['uuid'])

@@ -376,6 +376,31 @@ def _start_when_due(rollout_ref, schedule_name):
     return _outcome(rollout_ref, status['state'])
 
 
+def _confirm_restores(rollout_ref, restores, yes):
+    """Say what the restores lose; True if the operator accepts."""
+    for r in restores:
+        print('Rollout %s was committed: database %s will be restored from '
+              'backup %s taken at %s. Data written since then will be lost: '
+              '%d write(s) so far.' % (rollout_ref, r['database'],
+                                       r['backup'], r['taken_at'],
+                                       r['writes_lost']), file=sys.stderr)
+        print('  %s' % (
+            'The backup (taken after expand) serves the old and the new '
+            'code: the API stays up during the restore and the rollback.'
+            if r['api_stays_up'] else
+            'The restored schema cannot serve the code running now: the '
+            'API is DOWN until each controller runs the old code again.'),
+            file=sys.stderr)
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise exception.ConfirmationRequired(
+            what='rollback of %s restores %s from backup' % (
+                rollout_ref, ', '.join(r['database'] for r in restores)))
+    answer = input('Restore and roll back? [y/N] ')
+    return answer.strip().lower() in ('y', 'yes')
+
+
 def _host_list(value):
     return [h for h in value.split(',') if h]
 
@@ -425,6 +450,12 @@ def _plan_options(func):
                   'instead of waiting for rollout resume.'),
         args('--pause-between-waves', type=float, metavar='SECONDS',
              help='Soak time before each wave after the first.'),
+        args('--commit-after', dest='commit_after_seconds', type=float,
+             metavar='SECONDS',
+             help='service-rolling-upgrade: run the contract migrations '
+                  'this long after the rollout succeeded (by the '
+                  'conductors, or rollout run-scheduled), as rollout commit '
+                  'does (default: only on rollout commit).'),
         args('--window', dest='maintenance_window', metavar='WINDOW',
              help='Maintenance window, e.g. "sat,sun 01:00-05:00 '
                   'Europe/Berlin": a wave predicted not to end inside it '
@@ -476,7 +507,8 @@ class RolloutCommands:
             rollout, plan = api.plan_service_rollout(
                 common.CONF, template, service, to_release,
                 name=rollout_name, max_parallel=policy.get('max_parallel'),
-                max_failed_hosts=policy.get('max_failed_hosts'))
+                max_failed_hosts=policy.get('max_failed_hosts'),
+                commit_after_seconds=policy.get('commit_after_seconds'))
         else:
             rollout, plan = api.plan_rollout(
                 common.CONF, template, to_release=to_release, hosts=hosts,
@@ -584,6 +616,8 @@ class RolloutCommands:
         """
         worst = common.EXIT_OK
         while True:
+            for name in api.commit_due(common.CONF):
+                print('Rollout %s: committed (its soak time is over)' % name)
             for rollout in api.start_due(common.CONF):
                 uuid = rollout['uuid']
                 worst = max(worst, _shown(uuid, lambda: api.start(
@@ -605,9 +639,13 @@ class RolloutCommands:
     @args('--service', metavar='COMPONENT',
           help='Take back only this service (or package); the others keep '
                'their versions.')
+    @args('--yes', action='store_true',
+          help='Do not ask before restoring a database from backup (a '
+               'rollback after rollout commit loses what was written '
+               'since).')
     @common.format_arg()
     def rollback(self, rollout_ref, rollout_name=None, plan_only=False,
-                 service=None, output_format='table'):
+                 service=None, yes=False, output_format='table'):
         """Take a rollout back: a new rollout to the release before it.
 
         Same template and policy, same guarantees: the hosts the rollout
@@ -616,9 +654,20 @@ class RolloutCommands:
         them and are re-enabled one wave at a time. Hosts already on their
         old versions are left alone. Runs here unless --plan-only; exit
         codes as rollout start.
+
+        After rollout commit (the contract migrations ran) the old code
+        cannot use the schema: the service's database is first restored
+        from the backup the rollout took. The command says what will be
+        lost and asks (--yes does not; without a terminal it refuses).
         """
+        restores = api.rollback_restores(common.CONF, rollout_ref,
+                                         service=service)
+        if restores and not _confirm_restores(rollout_ref, restores, yes):
+            print('Nothing changed.', file=sys.stderr)
+            return common.EXIT_FAILED
         rollout, plan = api.plan_rollback(common.CONF, rollout_ref,
-                                          name=rollout_name, service=service)
+                                          name=rollout_name, service=service,
+                                          restore=bool(restores))
         _print_plan(rollout, plan, output_format)
         if plan_only:
             return common.EXIT_WARNING if plan.warnings else common.EXIT_OK
@@ -700,6 +749,19 @@ class RolloutCommands:
         print('Host %s of rollout %s: %s' % (host, rollout_ref, state))
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
+    def commit(self, rollout_ref):
+        """Run the contract migrations of a finished service-rolling-upgrade
+        rollout whose data migrations ran (idempotent).
+
+        After it the old code cannot run on the schema: a rollback then
+        restores the database from the backup the rollout took, losing what
+        was written since.
+        """
+        found = api.commit(common.CONF, rollout_ref)
+        print('Rollout %s: committed at %s' % (found['name'],
+                                               found['committed_at']))
+
+    @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
     def abort(self, rollout_ref):
         """Stop a rollout: in-flight steps finish, no new step starts.
 
@@ -727,6 +789,9 @@ class RolloutCommands:
             print('Error: %s' % data['error'])
         if data['paused_reason']:
             print('Paused: %s' % data['paused_reason'])
+        if data.get('committed_at'):
+            print('Committed: %s (contract migrations ran)'
+                  % data['committed_at'])
         print('Hosts: %s; migrations: %d planned, %s' % (
             _pairs(summary['hosts']), summary['migrations_planned'],
             _pairs(summary['migrations'])))

@@ -9,6 +9,7 @@ page of the documentation is generated from them::
     UpgraderException
     ├── ConfigInvalid             bad configuration
     ├── InvalidInput              bad command-line or API input
+    │   └── ConfirmationRequired  data would be lost: --yes or a terminal
     ├── NotFound                  a named thing does not exist
     │   ├── ReleaseNotFound
     │   ├── HostNotFound
@@ -88,6 +89,17 @@ class InvalidInput(UpgraderException):
     changed.
     """
     _msg_fmt = "Invalid input: %(reason)s"
+
+
+class ConfirmationRequired(InvalidInput):
+    """A command that loses data (a rollback after ``rollout commit``
+    restores a database from backup) asks first, and there is no terminal
+    to ask on.
+
+    What to do: read what the command says will be lost (run it on a
+    terminal), then run it again with ``--yes``. Nothing was changed.
+    """
+    _msg_fmt = "%(what)s: confirm with --yes (no terminal to ask on)"
 
 
 class NotFound(UpgraderException):

@@ -12,6 +12,14 @@ The model (what a rollout of a control-plane service must respect):
   generation ``g`` runs on it iff ``contracted <= g <= expanded``: new code
   needs the expand migrations, old code runs on an expanded schema, and old
   code fails once the schema is contracted past it.
+- The online data migrations of a generation (``migrate_data``) move the
+  rows to the new layout once every service runs the new code; contracting
+  to a generation whose data migrations did not run is refused (Conflict).
+- Each successful API request through the balancer writes to the
+  service's database (``writes`` counts them). A backup keeps a database's
+  generations and write count; restoring it says how many writes are lost
+  (the ones since the backup) and puts the generations back, so the
+  referee judges the code running on the restored schema as on any other.
 - A running instance whose code cannot use its schema is an outage: the
   referee records ``incompatible_schema`` for every such pairing.
 - API services sit behind the load balancer; the balancer sends requests to
@@ -49,7 +57,25 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS cp_databases (
     name TEXT PRIMARY KEY,
     expanded INTEGER NOT NULL,     -- newest generation the schema serves
-    contracted INTEGER NOT NULL    -- oldest generation it still serves
+    contracted INTEGER NOT NULL,   -- oldest generation it still serves
+    migrated INTEGER NOT NULL,     -- data migrations ran up to this one
+    writes INTEGER NOT NULL DEFAULT 0  -- rows written by API requests
+);
+CREATE TABLE IF NOT EXISTS cp_backups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    db TEXT NOT NULL REFERENCES cp_databases(name),
+    at REAL NOT NULL,
+    label TEXT,                    -- who took it, e.g. a rollout's id
+    expanded INTEGER NOT NULL,
+    contracted INTEGER NOT NULL,
+    migrated INTEGER NOT NULL,
+    writes INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cp_restores (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    backup INTEGER NOT NULL REFERENCES cp_backups(id),
+    writes_lost INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cp_services (
     name TEXT PRIMARY KEY,
@@ -112,8 +138,9 @@ def create(conn, now, controllers, versions, documents=None):
         row = conn.execute('SELECT * FROM cp_databases WHERE name = ?',
                            (db,)).fetchone()
         if row is None:
-            conn.execute('INSERT INTO cp_databases VALUES (?, ?, ?)',
-                         (db, gen, gen))
+            conn.execute('INSERT INTO cp_databases (name, expanded, '
+                         'contracted, migrated) VALUES (?, ?, ?, ?)',
+                         (db, gen, gen, gen))
         elif row['expanded'] != gen:
             raise exception.InvalidInput(
                 reason='%s %s is not of generation %d, as the other %s '
@@ -212,9 +239,7 @@ def set_in_lb(conn, now, host, service, in_lb):
 def migrate(conn, now, db, phase, to):
     """Run a database's expand or contract migrations up to generation
     ``to``; contract never past what is expanded."""
-    row = _database(conn, db)
-    if row is None:
-        raise exception.NotFound(what='database %s' % db)
+    row = _existing_database(conn, db)
     if phase == 'expand':
         values = {'expanded': max(row['expanded'], to)}
     elif phase == 'contract':
@@ -222,6 +247,10 @@ def migrate(conn, now, db, phase, to):
             raise exception.Conflict(
                 reason='cannot contract %s to %d: expanded only to %d'
                        % (db, to, row['expanded']))
+        if to > row['migrated']:
+            raise exception.Conflict(
+                reason='cannot contract %s to %d: its data migrations ran '
+                       'only to %d' % (db, to, row['migrated']))
         values = {'contracted': max(row['contracted'], to)}
     else:
         raise exception.InvalidInput(reason='phase is expand or contract')
@@ -229,6 +258,72 @@ def migrate(conn, now, db, phase, to):
         '%s = ?' % k for k in values), (*values.values(), db))
     _changed(conn, now, '%s migrations of %s to generation %d'
              % (phase, db, to))
+
+
+def migrate_data(conn, now, db, to):
+    """Run a database's online data migrations up to generation ``to``
+    (its schema must be expanded that far); idempotent."""
+    row = _existing_database(conn, db)
+    if to > row['expanded']:
+        raise exception.Conflict(
+            reason='cannot migrate the data of %s to %d: expanded only to %d'
+                   % (db, to, row['expanded']))
+    conn.execute('UPDATE cp_databases SET migrated = ? WHERE name = ?',
+                 (max(row['migrated'], to), db))
+    _changed(conn, now, 'data migrations of %s to generation %d' % (db, to))
+
+
+def backup(conn, now, db, label=None):
+    """Back a database up; :returns: the backup (see :func:`backups`)."""
+    row = _existing_database(conn, db)
+    cursor = conn.execute(
+        'INSERT INTO cp_backups (db, at, label, expanded, contracted, '
+        'migrated, writes) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        (db, now, label, row['expanded'], row['contracted'],
+         row['migrated'], row['writes']))
+    referee.event(conn, now, 'control_plane', 'backup %d of %s taken'
+                  % (cursor.lastrowid, db))
+    return _backup(conn, db, cursor.lastrowid)
+
+
+def backups(conn, db):
+    """The backups of a database, oldest first: [{id, db, at, label,
+    expanded, contracted, migrated, writes}]."""
+    _existing_database(conn, db)
+    return [dict(r) for r in conn.execute(
+        'SELECT * FROM cp_backups WHERE db = ? ORDER BY id', (db,))]
+
+
+def restore(conn, now, db, backup_id):
+    """Put a database back as it was at a backup: what was written since
+    is lost. :returns: {backup, writes_lost}."""
+    found = _backup(conn, db, backup_id)
+    lost = _existing_database(conn, db)['writes'] - found['writes']
+    conn.execute('UPDATE cp_databases SET expanded = ?, contracted = ?, '
+                 'migrated = ?, writes = ? WHERE name = ?',
+                 (found['expanded'], found['contracted'], found['migrated'],
+                  found['writes'], db))
+    conn.execute('INSERT INTO cp_restores (at, backup, writes_lost) VALUES '
+                 '(?, ?, ?)', (now, found['id'], lost))
+    _changed(conn, now, 'restored %s from backup %d (%d writes lost)'
+             % (db, found['id'], lost))
+    return {'backup': found, 'writes_lost': lost}
+
+
+def _backup(conn, db, backup_id):
+    row = conn.execute('SELECT * FROM cp_backups WHERE id = ? AND db = ?',
+                       (backup_id, db)).fetchone()
+    if row is None:
+        raise exception.NotFound(what='backup %s of database %s'
+                                      % (backup_id, db))
+    return dict(row)
+
+
+def _existing_database(conn, db):
+    row = _database(conn, db)
+    if row is None:
+        raise exception.NotFound(what='database %s' % db)
+    return row
 
 
 def _set(conn, host, service, **values):
@@ -282,6 +377,10 @@ def probe(conn, now, service, after=None):
     conn.execute('INSERT INTO cp_probes (at, service, ok, reason) VALUES '
                  '(?, ?, ?, ?)', (now, service, int(reason is None),
                                   reason))
+    if reason is None:
+        # A request that succeeds writes (a token, an image record...).
+        conn.execute('UPDATE cp_databases SET writes = writes + 1 WHERE '
+                     'name = ?', (svc['db'],))
     if reason is not None:
         referee.record(conn, referee.API_REQUEST_FAILED, now, '%s: %s%s' % (
             service, reason, ' (after: %s)' % after if after else ''),
@@ -332,7 +431,9 @@ def describe(conn):
                                       'service = ? ORDER BY host',
                                       (svc['name'],))}}
     databases = {d['name']: {'expanded': d['expanded'],
-                             'contracted': d['contracted']}
+                             'contracted': d['contracted'],
+                             'migrated': d['migrated'],
+                             'writes': d['writes']}
                  for d in conn.execute('SELECT * FROM cp_databases '
                                        'ORDER BY name')}
     return {'services': services, 'databases': databases}
@@ -340,10 +441,13 @@ def describe(conn):
 
 def report(conn):
     """The referee's control-plane counts: probes, failed probes (the API
-    downtime), incompatible code/schema pairings."""
+    downtime), incompatible code/schema pairings, restores and the writes
+    they lost."""
     if not exists(conn):
         return {'probes': 0, 'failed_probes': 0, 'failed_by_service': {},
-                'incompatible': 0}
+                'incompatible': 0, 'restores': 0, 'writes_lost': 0}
+    restores = conn.execute('SELECT COUNT(*), COALESCE(SUM(writes_lost), 0) '
+                            'FROM cp_restores').fetchone()
     failed = {r['service']: r['n'] for r in conn.execute(
         'SELECT service, COUNT(*) AS n FROM cp_probes WHERE ok = 0 '
         'GROUP BY service ORDER BY service')}
@@ -355,4 +459,6 @@ def report(conn):
         'incompatible': conn.execute(
             'SELECT COUNT(*) FROM violations WHERE kind = ?',
             (referee.INCOMPATIBLE_SCHEMA,)).fetchone()[0],
+        'restores': restores[0],
+        'writes_lost': restores[1],
     }

@@ -39,6 +39,9 @@ POLICY_KEYS = {
     'unmovable': str,
     'migration_base_seconds': (int, float),
     'migration_seconds_per_gib': (int, float),
+    # service-rolling-upgrade: contract this long after the rollout
+    # succeeded (no value: only on rollout commit).
+    'commit_after_seconds': (int, float),
 }
 
 

@@ -77,7 +77,8 @@ def test_update_keystone_on_three_controllers_without_downtime(cloud):
     # creation's.
     assert report['control_plane'] == {
         'probes': 2 * (1 + 5 * len(HOSTS)), 'failed_probes': 0,
-        'failed_by_service': {}, 'incompatible': 0}
+        'failed_by_service': {}, 'incompatible': 0, 'restores': 0,
+        'writes_lost': 0}
     assert report['violations']['total'] == 0
 
 

@@ -47,9 +47,13 @@ def test_created_healthy_and_probed(run):
     described = run(lambda c, now: cp.describe(c))
     assert set(described['services']) == set(OLD)
     assert described['databases'] == {
-        'glance': {'expanded': 29, 'contracted': 29},
-        'keystone': {'expanded': 26, 'contracted': 26},
-        'nova': {'expanded': 30, 'contracted': 30}}
+        # One successful probe each (a write) after the creation.
+        'glance': {'expanded': 29, 'contracted': 29, 'migrated': 29,
+                   'writes': 1},
+        'keystone': {'expanded': 26, 'contracted': 26, 'migrated': 26,
+                     'writes': 1},
+        'nova': {'expanded': 30, 'contracted': 30, 'migrated': 30,
+                 'writes': 1}}
     keystone = described['services']['keystone']['instances']
     assert sorted(keystone) == list(HOSTS)
     assert all(i['in_lb'] and i['healthy'] for i in keystone.values())
@@ -59,7 +63,8 @@ def test_created_healthy_and_probed(run):
     # One probe per API service after the creation, none failed.
     assert report['control_plane'] == {'probes': 3, 'failed_probes': 0,
                                        'failed_by_service': {},
-                                       'incompatible': 0}
+                                       'incompatible': 0, 'restores': 0,
+                                       'writes_lost': 0}
     assert report['ok']
     ok, document, _ = run(lambda c, now: cp.probe(c, now, 'keystone'))
     assert ok and document == {'versions': ['v3'], 'min': None,
@@ -84,11 +89,12 @@ def test_a_drained_host_upgraded_with_expand_first_fails_nothing(run):
         run(lambda c, now: cp.install(c, now, host, 'keystone', '27.0.1'))
         run(lambda c, now: cp.start(c, now, host, 'keystone'))
         run(lambda c, now: cp.set_in_lb(c, now, host, 'keystone', True))
+    run(lambda c, now: cp.migrate_data(c, now, 'keystone', 27))
     run(lambda c, now: cp.migrate(c, now, 'keystone', 'contract', 27))
     report = _report(run)
     assert report['control_plane']['failed_probes'] == 0
     assert report['control_plane']['incompatible'] == 0
-    assert report['control_plane']['probes'] == 3 * (1 + 2 + 5 * 3)
+    assert report['control_plane']['probes'] == 3 * (1 + 3 + 5 * 3)
     versions = {h: i['version'] for h, i in run(lambda c, now: cp.describe(
         c))['services']['keystone']['instances'].items()}
     assert versions == dict.fromkeys(HOSTS, '27.0.1')
@@ -108,6 +114,7 @@ def test_new_code_without_expand_is_an_outage(run):
 
 def test_contract_breaks_old_code_still_running(run):
     run(lambda c, now: cp.migrate(c, now, 'nova', 'expand', 31))
+    run(lambda c, now: cp.migrate_data(c, now, 'nova', 31))
     assert _report(run)['control_plane']['incompatible'] == 0
     run(lambda c, now: cp.migrate(c, now, 'nova', 'contract', 31))
     report = _report(run)['control_plane']
@@ -140,3 +147,45 @@ def test_refusals(run):
         cp.generation('latest')
     assert cp.generation('27.0.1') == 27
     assert _failed(run) == 0
+
+
+def _keystone_db(run):
+    return run(lambda c, now: cp.describe(c))['databases']['keystone']
+
+
+def test_contract_needs_the_data_migrations(run):
+    run(lambda c, now: cp.migrate(c, now, 'keystone', 'expand', 27))
+    with pytest.raises(exception.Conflict, match='data migrations ran only '
+                                                 'to 26'):
+        run(lambda c, now: cp.migrate(c, now, 'keystone', 'contract', 27))
+    with pytest.raises(exception.Conflict, match='expanded only to 27'):
+        run(lambda c, now: cp.migrate_data(c, now, 'keystone', 28))
+    run(lambda c, now: cp.migrate_data(c, now, 'keystone', 27))
+    run(lambda c, now: cp.migrate_data(c, now, 'keystone', 27))
+    assert _keystone_db(run)['migrated'] == 27
+
+
+def test_a_restore_says_how_many_writes_it_loses(run):
+    run(lambda c, now: cp.migrate(c, now, 'keystone', 'expand', 27))
+    taken = run(lambda c, now: cp.backup(c, now, 'keystone', label='r1'))
+    assert (taken['expanded'], taken['contracted'], taken['label']) == (
+        27, 26, 'r1')
+    before = _keystone_db(run)['writes']
+    assert taken['writes'] == before
+    # Two successful keystone requests since: two writes.
+    run(lambda c, now: cp.migrate_data(c, now, 'keystone', 27))
+    run(lambda c, now: cp.probe(c, now, 'keystone'))
+    assert _keystone_db(run)['writes'] == before + 2
+    restored = run(lambda c, now: cp.restore(c, now, 'keystone',
+                                             taken['id']))
+    assert restored['writes_lost'] == 2
+    db = _keystone_db(run)
+    assert (db['expanded'], db['contracted'], db['migrated']) == (27, 26, 26)
+    # The restore itself was judged as a change: one successful write.
+    assert db['writes'] == before + 1
+    report = _report(run)['control_plane']
+    assert (report['restores'], report['writes_lost']) == (1, 2)
+    assert report['failed_probes'] == 0
+    assert run(lambda c, now: cp.backups(c, 'keystone')) == [taken]
+    with pytest.raises(exception.NotFound, match='backup 99'):
+        run(lambda c, now: cp.restore(c, now, 'keystone', 99))

@@ -56,6 +56,18 @@ def test_compute_templates_have_the_expected_steps(name, steps):
     assert flow.requires == expected
 
 
+def test_service_rolling_upgrade_wraps_the_service_update_steps():
+    update = templates.load(conf.CONF, 'service-update').task_names
+    template = templates.load(conf.CONF, 'service-rolling-upgrade')
+    assert template.task_names == (['preflight_service', 'expand_schema',
+                                    'backup_database'] + update
+                                   + ['migrate_data'])
+    flow = flows.host_flow('ctl001', template.content)
+    assert flow.requires == {keys.ROLLOUT_ID, keys.HOST, keys.VERSIONS}
+    assert flow.provides == set()
+    assert template.policy == {'max_parallel': 1, 'max_failed_hosts': 0}
+
+
 def test_directory_overrides_shipped(tmp_path):
     content = templates.load(conf.CONF, 'compute-rolling-reboot').content
     (tmp_path / 'compute-rolling-reboot.yaml').write_text(

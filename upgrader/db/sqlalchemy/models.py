@@ -177,7 +177,7 @@ class Rollout(Base):
     _dict_fields = ('uuid', 'name', 'state', 'template_name',
                     'template_digest', 'policy', 'plan', 'error',
                     'paused_reason', 'owner', 'created_at', 'updated_at',
-                    'started_at', 'finished_at')
+                    'started_at', 'finished_at', 'committed_at')
 
     id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True)
     uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36), nullable=False)
@@ -214,6 +214,10 @@ class Rollout(Base):
     started_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
         DateTime)
     finished_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        DateTime)
+    # When ``rollout commit`` ran the contract migrations: a rollback
+    # after it restores the database from the rollout's backup.
+    committed_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
         DateTime)
 
     from_release: orm.Mapped[Release | None] = orm.relationship(

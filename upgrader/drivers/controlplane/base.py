@@ -2,12 +2,23 @@
 
 import abc
 
+from upgrader.common import exception
+
 
 class ControlPlaneDriver(metaclass=abc.ABCMeta):
     """Services on controller hosts, and the load balancer's backends."""
 
     def __init__(self, conf):
         self.conf = conf
+
+    def generation(self, version):
+        """The schema generation code of ``version`` needs: its major
+        number (keystone 27.0.1 needs generation 27)."""
+        head = str(version).split('.', 1)[0]
+        if not head.isdigit():
+            raise exception.InvalidInput(
+                reason='version %r: expected MAJOR.MINOR.PATCH' % (version,))
+        return int(head)
 
     @abc.abstractmethod
     def host_services(self, host):
@@ -43,3 +54,44 @@ class ControlPlaneDriver(metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def install(self, host, service, version):
         """Install this code version of a stopped service."""
+
+    # -- the databases of the services ---------------------------------------
+
+    @abc.abstractmethod
+    def database(self, service):
+        """{'name', 'expanded', 'contracted', 'migrated', 'writes'} of the
+        database ``service`` uses: the newest and oldest schema generations
+        it serves, how far its online data migrations ran, and how many
+        writes it holds.
+
+        :raises NotFound: no such service.
+        """
+
+    @abc.abstractmethod
+    def migrate(self, db, phase, to):
+        """Run the ``expand`` or ``contract`` schema migrations of database
+        ``db`` up to generation ``to`` (idempotent).
+
+        :raises Conflict: contract past what is expanded, or past what the
+            data migrations reached.
+        """
+
+    @abc.abstractmethod
+    def migrate_data(self, db, to):
+        """Run the online data migrations of ``db`` up to generation ``to``
+        (idempotent)."""
+
+    @abc.abstractmethod
+    def backup(self, db, label=None):
+        """Back ``db`` up. :returns: {'id', 'db', 'at', 'label', 'expanded',
+        'contracted', 'migrated', 'writes'}: the generations and the count
+        of writes it holds."""
+
+    @abc.abstractmethod
+    def backups(self, db):
+        """The backups of ``db``, oldest first (as :meth:`backup`)."""
+
+    @abc.abstractmethod
+    def restore(self, db, backup_id):
+        """Put ``db`` back as it was at the backup; what was written since
+        is lost. :returns: {'backup': ..., 'writes_lost': n}."""

@@ -38,6 +38,8 @@ class SimulatorControlPlaneDriver(base.ControlPlaneDriver):
             message = (resp.text or '').strip()[:200]
         if resp.status_code == 404:
             raise exception.NotFound(what=message)
+        if resp.status_code == 409:
+            raise exception.Conflict(reason='control plane: %s' % message)
         raise exception.CloudError(reason='control plane: %s %s answered '
                                    '%d: %s' % (method, path,
                                                resp.status_code, message))
@@ -68,3 +70,34 @@ class SimulatorControlPlaneDriver(base.ControlPlaneDriver):
     def install(self, host, service, version):
         self._request('PUT', self._instance(host, service) + '/version',
                       json={'version': version})
+
+    def database(self, service):
+        described = self._request('GET', '/').json()
+        if service not in described['services']:
+            raise exception.NotFound(what='control-plane service %s'
+                                          % service)
+        name = described['services'][service]['database']
+        return dict(described['databases'][name], name=name)
+
+    def _database(self, db):
+        return '/databases/%s' % db
+
+    def migrate(self, db, phase, to):
+        self._request('POST', self._database(db) + '/migrate',
+                      json={'phase': phase, 'to': to})
+
+    def migrate_data(self, db, to):
+        self._request('POST', self._database(db) + '/migrate-data',
+                      json={'to': to})
+
+    def backup(self, db, label=None):
+        return self._request('POST', self._database(db) + '/backups',
+                             json={'label': label}).json()['backup']
+
+    def backups(self, db):
+        return self._request('GET', self._database(db) +
+                             '/backups').json()['backups']
+
+    def restore(self, db, backup_id):
+        return self._request('POST', self._database(db) + '/backups/%s/'
+                             'restore' % backup_id, json={}).json()

@@ -90,3 +90,31 @@ def migrate(request, cloud, db):
                             'schema generation) are required.')
     model.migrate(cloud.conn, cloud.now, db, body['phase'], body['to'])
     return 204, None
+
+
+@SERVICE.route('POST', V + '/databases/(?P<db>[^/]+)/migrate-data')
+def migrate_data(request, cloud, db):
+    to = request.json().get('to')
+    if not isinstance(to, int):
+        raise base.ApiError(400, 'to (a schema generation) is required.')
+    model.migrate_data(cloud.conn, cloud.now, db, to)
+    return 204, None
+
+
+@SERVICE.route('GET', V + '/databases/(?P<db>[^/]+)/backups')
+def list_backups(request, cloud, db):
+    return 200, {'backups': model.backups(cloud.conn, db)}
+
+
+@SERVICE.route('POST', V + '/databases/(?P<db>[^/]+)/backups')
+def take_backup(request, cloud, db):
+    label = request.json().get('label')
+    if label is not None and not isinstance(label, str):
+        raise base.ApiError(400, 'label must be a string.')
+    return 201, {'backup': model.backup(cloud.conn, cloud.now, db, label)}
+
+
+@SERVICE.route('POST', V + '/databases/(?P<db>[^/]+)/backups/'
+               '(?P<backup_id>[0-9]+)/restore')
+def restore(request, cloud, db, backup_id):
+    return 200, model.restore(cloud.conn, cloud.now, db, int(backup_id))
