@@ -659,9 +659,17 @@ class RolloutCommands:
         cannot use the schema: the service's database is first restored
         from the backup the rollout took. The command says what will be
         lost and asks (--yes does not; without a terminal it refuses).
+        Such a rollback cannot be --plan-only.
         """
         restores = api.rollback_restores(common.CONF, rollout_ref,
                                          service=service)
+        if restores and plan_only:
+            # The restore happens before the rollback's plan is stored; a
+            # plan-only run must change nothing.
+            raise exception.InvalidInput(
+                reason='rollout %s was committed: its rollback restores a '
+                       'database from backup first, so it cannot be only '
+                       'planned; run it without --plan-only' % rollout_ref)
         if restores and not _confirm_restores(rollout_ref, restores, yes):
             print('Nothing changed.', file=sys.stderr)
             return common.EXIT_FAILED

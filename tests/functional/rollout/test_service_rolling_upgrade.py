@@ -121,6 +121,13 @@ def test_commit_then_rollback_restores_the_backup(operator):
     assert op.query("SELECT name FROM rollouts WHERE name = 'back'") == []
     assert (_db(op, conn), _keystone(op, conn)) == before
     assert op.sim.report()['control_plane']['restores'] == 0
+    # A plan-only run changes nothing, so it cannot restore.
+    result = op.manage('rollout', 'rollback', 'ks', '--name', 'back',
+                       '--plan-only', '--yes', stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert 'cannot be only planned' in result.stderr
+    assert op.query("SELECT name FROM rollouts WHERE name = 'back'") == []
+    assert op.sim.report()['control_plane']['restores'] == 0
 
     result = op.manage('rollout', 'rollback', 'ks', '--name', 'back',
                        '--yes', stdin=subprocess.DEVNULL)
