@@ -1054,7 +1054,7 @@ def rollback_restores(conf, rollout, service=None):
     new = _schema_targets(cp, dbapi, found,
                           lambda run: run.target_versions or release)
     restores = []
-    for db, (old_gen, names) in sorted(_schema_targets(
+    for db, (_, names) in sorted(_schema_targets(
             cp, dbapi, found, previous).items()):
         # The lowest generation the old code needs.
         old_gen = min(cp.generation(v) for run in dbapi.host_run_list(

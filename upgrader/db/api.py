@@ -129,7 +129,8 @@ class Connection(metaclass=abc.ABCMeta):
 
         :param values: dict of column to value among ``state``, ``plan``,
             ``policy``, ``error``, ``started_at``, ``finished_at``,
-            ``committed_at``, ``template_name``, ``template_content``, ``template_digest``.
+            ``committed_at``, ``template_name``, ``template_content``,
+            ``template_digest``.
             Legal state transitions are the caller's business
             (:mod:`upgrader.common.states`).
         :param expected_state: if given, update only if the rollout is in

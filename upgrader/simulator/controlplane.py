@@ -38,6 +38,7 @@ Starting a service is immediate here (no start-up time is modelled yet).
 import json
 
 from upgrader.common import exception
+from upgrader.common import versions
 from upgrader.simulator import referee
 
 API = 'api'
@@ -105,11 +106,7 @@ CREATE TABLE IF NOT EXISTS cp_probes (
 
 def generation(version):
     """The schema generation of a code version: its major number."""
-    head = str(version).split('.', 1)[0]
-    if not head.isdigit():
-        raise exception.InvalidInput(
-            reason='version %r: expected MAJOR.MINOR.PATCH' % (version,))
-    return int(head)
+    return versions.schema_generation(version)
 
 
 def create(conn, now, controllers, versions, documents=None):

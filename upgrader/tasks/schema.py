@@ -23,7 +23,7 @@ def _databases(task, versions):
     services on it])} of the host's services named in ``versions``."""
     cp = task.runtime.controlplane
     found = {}
-    for name in service._services(task, versions):
+    for name in service.named_services(task, versions):
         db = cp.database(name)
         gen = cp.generation(versions[name])
         _, needed, names = found.get(db['name'], (db, gen, []))
@@ -43,7 +43,7 @@ class PreflightService(base.HostTask):
     def execute(self, rollout_id, host, versions):
         cp = self.runtime.controlplane
         max_skew = self.arg('max_skew', 1)
-        for name in service._services(self, versions):
+        for name in service.named_services(self, versions):
             target = cp.generation(versions[name])
             for other, view in sorted(cp.service_hosts(name).items()):
                 skew = abs(target - cp.generation(view['version']))

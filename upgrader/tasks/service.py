@@ -18,7 +18,7 @@ PREVIOUS_SERVICE_VERSIONS = 'previous_service_versions'
 PREVIOUS_DOCUMENTS = 'previous_api_documents'
 
 
-def _services(task, versions):
+def named_services(task, versions):
     """{service: view} of the host's services named in ``versions``."""
     found = task.runtime.controlplane.host_services(task.host)
     return {s: v for s, v in sorted(found.items()) if s in versions}
@@ -31,7 +31,7 @@ class TakeOutOfLoadBalancer(base.HostTask):
     step = 'lb_out'
 
     def execute(self, rollout_id, host, versions):
-        services = _services(self, versions)
+        services = named_services(self, versions)
         rt = self.runtime
         if rt.recorder.recall(rollout_id, host, PREVIOUS_DOCUMENTS) is None:
             # The API contract before the change, for the compatibility
@@ -66,7 +66,7 @@ class StopServices(base.HostTask):
 
     def execute(self, rollout_id, host, versions):
         stopped = []
-        for service, view in _services(self, versions).items():
+        for service, view in named_services(self, versions).items():
             if view['status'] == 'running':
                 self.act('stopping %s' % service)
                 self.runtime.controlplane.stop(host, service)
@@ -90,7 +90,7 @@ class InstallServices(base.HostTask):
 
     def execute(self, rollout_id, host, versions):
         rt = self.runtime
-        services = _services(self, versions)
+        services = named_services(self, versions)
         previous = rt.recorder.recall(rollout_id, host,
                                       PREVIOUS_SERVICE_VERSIONS)
         if previous is None:
@@ -111,7 +111,7 @@ class InstallServices(base.HostTask):
         previous = (rt.recorder.recall(rollout_id, host,
                                        PREVIOUS_SERVICE_VERSIONS)
                     if base.is_failure(result) else result) or {}
-        services = _services(self, previous)
+        services = named_services(self, previous)
         for service, version in sorted(previous.items()):
             if services.get(service, {}).get('version') not in (None,
                                                                 version):
@@ -128,14 +128,14 @@ class StartServices(base.HostTask):
     step = 'start_service'
 
     def execute(self, rollout_id, host, versions):
-        for service, view in _services(self, versions).items():
+        for service, view in named_services(self, versions).items():
             if view['status'] != 'running':
                 self.act('starting %s' % service)
                 self.runtime.controlplane.start(host, service)
 
     @base.never_raises
     def revert(self, rollout_id, host, versions, result, **kwargs):
-        for service, view in _services(self, versions).items():
+        for service, view in named_services(self, versions).items():
             if view['status'] == 'running':
                 self.act('stopping %s' % service)
                 self.runtime.controlplane.stop(host, service)
@@ -152,7 +152,7 @@ class CheckServices(base.HostTask):
         rt = self.runtime
 
         def answering():
-            services = _services(self, versions)
+            services = named_services(self, versions)
             return all((v['document'] or {}).get('version') == versions[s]
                        for s, v in services.items())
 
@@ -162,7 +162,7 @@ class CheckServices(base.HostTask):
         except TimeoutError as e:
             raise exception.HostNotReady(host=host, reason=str(e))
         self.event(rollout_id, 'answering: %s' % ', '.join(
-            '%s %s' % (s, versions[s]) for s in _services(self, versions)))
+            '%s %s' % (s, versions[s]) for s in named_services(self, versions)))
 
 
 def _microversion(text):
@@ -201,7 +201,7 @@ class CheckApiCompatibility(base.HostTask):
         before = self.runtime.recorder.recall(rollout_id, host,
                                               PREVIOUS_DOCUMENTS) or {}
         problems = []
-        for service, view in _services(self, versions).items():
+        for service, view in named_services(self, versions).items():
             if service in before:
                 problems += ['%s %s: %s' % (service, versions[service], p)
                              for p in broken_promises(
@@ -218,7 +218,7 @@ class PutBackIntoLoadBalancer(base.HostTask):
     step = 'lb_in'
 
     def execute(self, rollout_id, host, versions):
-        for service, view in _services(self, versions).items():
+        for service, view in named_services(self, versions).items():
             if view['kind'] == 'api' and not view['in_lb']:
                 self.act('putting %s back into the load balancer' % service)
                 self.runtime.controlplane.set_in_lb(host, service, True)

@@ -17,14 +17,7 @@ HOSTS = ('ctl001', 'ctl002', 'ctl003')
 def _upgraded(operator, *plan_args):
     """keystone 26.0.0 -> 27.0.0 on three controllers, rollout 'ks'."""
     op = operator(hosts=4, instances=4, anti_affinity_groups=0)
-    conn = op.sim.connect()
-    created = op.sim.api(conn, 'POST', 'control-plane', '/', json={
-        'controllers': 3, 'versions': CONTROL_PLANE, 'documents': DOCS})
-    assert created.status_code == 201, created.text
-    op.ok('release', 'create', 'cp', *[
-        a for s, v in sorted(CONTROL_PLANE.items())
-        for a in ('--component', '%s=%s' % (s, v))])
-    op.ok('release', 'set-current', 'cp')
+    conn = op.control_plane(CONTROL_PLANE, DOCS)
     op.ok('release', 'create', 'cp-ks', '--parent', 'cp', '--component',
           'keystone=27.0.0')
     op.ok('rollout', 'plan', '--template', 'service-rolling-upgrade',

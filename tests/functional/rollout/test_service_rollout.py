@@ -24,15 +24,7 @@ def _current(op):
 
 def _cloud(operator):
     op = operator(hosts=4, instances=4, anti_affinity_groups=0)
-    conn = op.sim.connect()
-    created = op.sim.api(conn, 'POST', 'control-plane', '/', json={
-        'controllers': 3, 'versions': CONTROL_PLANE, 'documents': DOCS})
-    assert created.status_code == 201, created.text
-    op.ok('release', 'create', 'cp', *[
-        a for s, v in sorted(CONTROL_PLANE.items())
-        for a in ('--component', '%s=%s' % (s, v))])
-    op.ok('release', 'set-current', 'cp')
-    return op, conn
+    return op, op.control_plane(CONTROL_PLANE, DOCS)
 
 
 def test_keystone_alone_upgraded_then_rolled_back(operator):

@@ -2,7 +2,7 @@
 
 import abc
 
-from upgrader.common import exception
+from upgrader.common import versions
 
 
 class ControlPlaneDriver(metaclass=abc.ABCMeta):
@@ -12,13 +12,9 @@ class ControlPlaneDriver(metaclass=abc.ABCMeta):
         self.conf = conf
 
     def generation(self, version):
-        """The schema generation code of ``version`` needs: its major
-        number (keystone 27.0.1 needs generation 27)."""
-        head = str(version).split('.', 1)[0]
-        if not head.isdigit():
-            raise exception.InvalidInput(
-                reason='version %r: expected MAJOR.MINOR.PATCH' % (version,))
-        return int(head)
+        """The schema generation code of ``version`` needs (by default its
+        major number; a driver for a cloud that numbers otherwise says)."""
+        return versions.schema_generation(version)
 
     @abc.abstractmethod
     def host_services(self, host):
