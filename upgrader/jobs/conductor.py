@@ -92,8 +92,10 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
         self._engines = {}
         self._engines_lock = threading.Lock()
         client.add_listener(self._on_session_state)
-        jobboard.notifier.register(jobs_base.POSTED,
-                                   lambda *_args: self._wait_timeout.wake())
+        jobboard.notifier.register(jobs_base.POSTED, self._on_posted)
+
+    def _on_posted(self, _event, details):
+        self._wait_timeout.wake()
 
     def _on_job_done(self, job, fut):
         try:

@@ -4,7 +4,9 @@ never on the word of an incomplete listing."""
 import pytest
 from taskflow import exceptions as tf_exc
 
+from tests.fixtures.simulator import wait_for
 from upgrader.jobs import board
+from upgrader.jobs import conductor
 from upgrader.jobs import persistence
 
 
@@ -76,3 +78,15 @@ def test_one_listing_for_a_wave(job_board):
     assert again.uuid == posted.uuid
     assert sorted(j.name for j in the_board.iterjobs(ensure_fresh=True)) \
         == names
+
+
+def test_a_posted_job_wakes_the_conductor(job_board):
+    # The conductor looks at the board as soon as a job is posted, not only
+    # when its wait between two looks ends.
+    the_board, backend = job_board
+    waiter = conductor.Conductor('c-1', the_board, board._CLIENT['client'],
+                                 fence=None, max_claims=3, wait_timeout=30,
+                                 persistence=backend)
+    assert not waiter._wait_timeout._wake.is_set()
+    _post(the_board, backend, 'rollout/r/host/a')
+    wait_for(waiter._wait_timeout._wake.is_set, timeout=10)
