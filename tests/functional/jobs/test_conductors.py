@@ -2,10 +2,12 @@
 a real ZooKeeper, real conductor subprocesses, the simulator over HTTP."""
 
 import collections
+import json
 import os
 import signal
 import time
 
+from kazoo import exceptions as kazoo_exc
 import pytest
 import sqlalchemy as sa
 
@@ -132,6 +134,21 @@ def _assert_every_host_upgraded_once(op, watcher, output):
     assert {h['state'] for h in op.hosts().values()} == {'done'}
 
 
+def _owner(client, board_path, host):
+    """The conductor holding the host job's lock on the board, or None."""
+    try:
+        for node in client.get_children(board_path):
+            if node.endswith('.lock'):
+                continue
+            data, _ = client.get('%s/%s' % (board_path, node))
+            if json.loads(data)['name'].endswith('/host/' + host):
+                lock, _ = client.get('%s/%s.lock' % (board_path, node))
+                return json.loads(lock)['owner']
+    except kazoo_exc.NoNodeError:
+        pass
+    return None
+
+
 def _claims(op):
     """Job (a host, or None for the controller) -> conductors that ran it."""
     claims = collections.defaultdict(set)
@@ -143,7 +160,7 @@ def _claims(op):
 
 @pytest.mark.parametrize('on_board', [(50.0, 'sqlite')], indirect=True,
                          ids=['sqlite'])
-def test_frozen_conductor_never_acts_twice(on_board):
+def test_frozen_conductor_never_acts_twice(on_board, zookeeper):
     # SIGSTOP a conductor mid-step past its 10 s session: another conductor
     # takes its job over. On SIGCONT the frozen one must not act again.
     op, conductors = on_board
@@ -155,16 +172,21 @@ def test_frozen_conductor_never_acts_twice(on_board):
             op, 2, ('evacuate', 'upgrade_packages')), timeout=120,
             interval=0.05)
         frozen = next(p for p in conductors.procs if p.pid == pid)
+        frozen_name = _claims(op)[host].pop()
         os.kill(pid, signal.SIGSTOP)
         try:
-            wait_for(lambda: len(_claims(op).get(host, ())) > 1,
-                     timeout=150, interval=0.2)
+            # Taken over on the board (not in our tables: the frozen process
+            # may hold SQLite's lock, stopped inside a transaction).
+            client = zookeeper.client()
+            wait_for(lambda: _owner(client, zookeeper.path('board'), host)
+                     not in (None, frozen_name), timeout=150, interval=0.2)
         finally:
             os.kill(pid, signal.SIGCONT)
         output, _ = watcher.communicate(timeout=300)
     finally:
         watcher.kill()
     _assert_every_host_upgraded_once(op, watcher, output)
+    assert len(_claims(op)[host]) > 1, _claims(op)
     # Woken up, the frozen conductor saw its session gone (claim guard) and
     # stopped dead before its next side effect (fence), or suspended.
     frozen.log.seek(0)
