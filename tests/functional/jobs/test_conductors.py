@@ -16,11 +16,17 @@ from tests.fixtures.databases import SERVER_URLS
 from tests.fixtures.simulator import wait_for
 from tests.fixtures.zookeeper import ZooKeeperServer
 
+# The simulator's time scale where a test acts in the middle of a step:
+# a migration takes about 0.4 s, a reboot about 0.8 s.
+MID_STEP = 150.0
+# Seconds: a conductor that stops answering loses its jobs this long after.
+SESSION_TIMEOUT = 6
+
 
 def _board_config(hosts, path, **databases):
     return dict(databases, jobboard={
         'enabled': 'true', 'hosts': hosts, 'path': path,
-        'session_timeout': '10',
+        'session_timeout': str(SESSION_TIMEOUT),
         # One job each: the controller holds one conductor, and the two
         # hosts of a wave must go to the two others.
         'max_simultaneous_jobs': '1'})
@@ -71,7 +77,7 @@ def test_rollout_split_across_conductors(on_board):
     assert sum(len(h) for h in ran_on.values()) == len(op.hosts())
 
 
-@pytest.mark.parametrize('on_board', [(50.0, 'sqlite')], indirect=True,
+@pytest.mark.parametrize('on_board', [(MID_STEP, 'sqlite')], indirect=True,
                          ids=['sqlite'])
 @pytest.mark.parametrize('victim, sig', [
     ('host', signal.SIGKILL), ('controller', signal.SIGKILL),
@@ -158,10 +164,10 @@ def _claims(op):
     return dict(claims)
 
 
-@pytest.mark.parametrize('on_board', [(50.0, 'sqlite')], indirect=True,
+@pytest.mark.parametrize('on_board', [(MID_STEP, 'sqlite')], indirect=True,
                          ids=['sqlite'])
 def test_frozen_conductor_never_acts_twice(on_board, zookeeper):
-    # SIGSTOP a conductor mid-step past its 10 s session: another conductor
+    # SIGSTOP a conductor mid-step past its session timeout: another conductor
     # takes its job over. On SIGCONT the frozen one must not act again.
     op, conductors = on_board
     conductors.start(4)
@@ -195,7 +201,7 @@ def test_frozen_conductor_never_acts_twice(on_board, zookeeper):
     assert frozen.poll() in (None, 75), log[-3000:]
 
 
-@pytest.mark.parametrize('on_board', [(50.0, 'sqlite')], indirect=True,
+@pytest.mark.parametrize('on_board', [(MID_STEP, 'sqlite')], indirect=True,
                          ids=['sqlite'])
 @pytest.mark.parametrize('victim', ['host', 'controller'])
 def test_job_claimed_too_often_goes_to_a_visible_error(on_board, victim):
@@ -232,6 +238,8 @@ def test_job_claimed_too_often_goes_to_a_visible_error(on_board, victim):
     assert {h['state'] for h in op.hosts().values()} == {'done'}
 
 
+# Slower: the abort (an upgrader-manage process) must land while wave 1 is
+# still mid-flow.
 @pytest.mark.parametrize('on_board', [(50.0, 'sqlite')], indirect=True,
                          ids=['sqlite'])
 def test_abort_on_the_board_then_resume(on_board):
@@ -277,7 +285,7 @@ def test_zookeeper_restarted_mid_rollout(operator, tmp_path):
     # suspend (claim guard), their jobs are handed over once the board
     # answers, and the rollout completes.
     with ZooKeeperServer() as server:
-        op = operator(time_scale=50.0, config=_board_config(
+        op = operator(time_scale=MID_STEP, config=_board_config(
             server.hosts, '/upgrader/board'))
         conductors = Conductors(op.config, str(tmp_path))
         try:
@@ -299,8 +307,8 @@ def test_zookeeper_restarted_mid_rollout(operator, tmp_path):
     _assert_every_host_upgraded_once(op, watcher, output)
 
 
-@pytest.mark.parametrize('on_board', [(50.0, 'postgresql')], indirect=True,
-                         ids=['postgresql'])
+@pytest.mark.parametrize('on_board', [(MID_STEP, 'postgresql')],
+                         indirect=True, ids=['postgresql'])
 def test_database_connections_dropped_mid_rollout(on_board):
     # Every PostgreSQL backend of our database and of the logbooks is
     # terminated while hosts of wave 2 are mid-step: the conductors and
