@@ -15,6 +15,7 @@ Stable:
   :func:`set_current_release`.
 - Plan (nothing in the cloud changes): :func:`plan_rollout`,
   :func:`plan_service_rollout` (one control-plane service),
+  :func:`plan_release` (a full release, as a train of stages),
   :func:`plan_rollback` (back to the release before a rollout, or one
   service of it).
 - Run: :func:`start` (here, or posted to the conductors with
@@ -66,6 +67,7 @@ from upgrader.plan import models as plan_models
 from upgrader.plan import planner
 from upgrader.plan import releases
 from upgrader.plan import services as service_plans
+from upgrader.plan import train
 from upgrader.plan import window
 from upgrader.tasks import schema as tasks_schema
 from upgrader.tasks import service as tasks_service
@@ -111,21 +113,29 @@ def plan_rollout(conf, template, to_release=None, hosts=None,
     :returns: (rollout, plan)
     """
     dbapi = db_api.get_instance()
+    release = (dbapi.release_get(to_release) if to_release is not None
+               else None)
+    tmpl, plan, merged = _compute_plan(conf, dbapi, template, release,
+                                       hosts, availability_zones, policy)
+    return _store_plan(dbapi, name, release, tmpl, plan, merged), plan
+
+
+def _compute_plan(conf, dbapi, template, release, hosts=None,
+                  availability_zones=None, policy=None):
+    """(template, checked plan, merged policy) of a compute rollout to
+    ``release`` (a Release or None); nothing stored."""
     tmpl = templates.load(conf, template)
-    release = None
-    if to_release is not None:
-        release = dbapi.release_get(to_release)
-    elif 'upgrade_packages' in tmpl.task_names:
+    if release is None and 'upgrade_packages' in tmpl.task_names:
         raise exception.InvalidInput(
             reason='template %s upgrades packages: say to which release '
                    'with --to' % tmpl.name)
-    merged = _merged_policy(tmpl, policy,
+    merged = _merged_policy(tmpl, policy or {},
                             learned=lambda p: _learned(dbapi, p))
     inventory = compute.fetch(conf).get_inventory()
     plan = planner.make_plan(inventory, _plan_policy(merged), hosts=hosts,
                              availability_zones=availability_zones)
     _check_plan(conf, tmpl, plan, merged)
-    return _store_plan(dbapi, name, release, tmpl, plan, merged), plan
+    return tmpl, plan, merged
 
 
 def _merged_policy(tmpl, overrides, learned=None):
@@ -145,15 +155,17 @@ def _merged_policy(tmpl, overrides, learned=None):
 
 
 def _store_plan(dbapi, name, release, tmpl, plan, policy,
-                target_versions=None):
-    """Store a checked plan as a rollout from the cloud's current release to
-    ``release``, with a host run per planned host; return the rollout."""
-    current = dbapi.current_release()
+                target_versions=None, from_release=None, train=None):
+    """Store a checked plan as a rollout from ``from_release`` (default: the
+    cloud's current release) to ``release``, with a host run per planned
+    host; return the rollout."""
+    current = from_release or dbapi.current_release()
     rollout = dbapi.rollout_create(
         name=name, to_release=release.uuid if release else None,
         from_release=current.uuid if current else None,
         template_name=tmpl.name, template_content=tmpl.content,
-        template_digest=tmpl.digest, plan=plan.to_dict(), policy=policy)
+        template_digest=tmpl.digest, plan=plan.to_dict(), policy=policy,
+        train=train)
     for wave in plan.waves:
         for host in wave.hosts:
             dbapi.host_run_create(rollout.uuid, host, wave.index,
@@ -295,11 +307,12 @@ def pause(conf, rollout):
         raise exception.Conflict(reason='rollout %s is %s: only a running '
                                  'rollout can be paused'
                                  % (found.name, found.state))
-    dbapi.rollout_update(found.uuid, {'state': states.PAUSED,
-                                      'paused_reason': 'paused by the '
-                                                       'operator'},
-                         expected_state=states.RUNNING)
-    dbapi.event_add('paused by the operator', rollout=found.uuid)
+    for paused in _with_stage(dbapi, found, states.RUNNING):
+        dbapi.rollout_update(paused.uuid, {
+            'state': states.PAUSED, 'paused_reason': 'paused by the '
+                                                     'operator'},
+            expected_state=states.RUNNING)
+        dbapi.event_add('paused by the operator', rollout=paused.uuid)
     return states.PAUSED
 
 
@@ -314,10 +327,11 @@ def resume(conf, rollout, on_event=None):
     found = dbapi.rollout_get(rollout)
     if found.state == states.PAUSED and (found.owner == ON_BOARD
                                          or runner.owner_alive(found.owner)):
-        dbapi.rollout_update(found.uuid, {'state': states.RUNNING,
-                                          'paused_reason': None},
-                             expected_state=states.PAUSED)
-        dbapi.event_add('resumed by the operator', rollout=found.uuid)
+        for paused in _with_stage(dbapi, found, states.PAUSED):
+            dbapi.rollout_update(paused.uuid, {'state': states.RUNNING,
+                                               'paused_reason': None},
+                                 expected_state=states.PAUSED)
+            dbapi.event_add('resumed by the operator', rollout=paused.uuid)
         return watch(conf, found.uuid, on_event)
     if conf.jobboard.enabled:
         return _run_on_board(conf, dbapi, rollout, True, on_event)
@@ -350,7 +364,7 @@ def post_on_board(conf, rollout, resume=False):
     try:
         board = job_board.get_board(conf, backend)
         try:
-            detail, attempt = runner.controller_detail(backend, found)
+            detail, attempt = controller.controller_detail(backend, found)
             book = persistence.logbook_for(backend, found.name, found.uuid)
             job_board.post_once(
                 board, job_board.controller_job_name(found.uuid, attempt),
@@ -418,7 +432,25 @@ def abort(conf, rollout):
                                  % (found.name, found.state))
     dbapi.rollout_update(found.uuid, {'state': new},
                          expected_state=found.state)
+    stage = _active_stage(dbapi, found)
+    if stage is not None:
+        dbapi.rollout_update(stage.uuid, {'state': new},
+                             expected_state=stage.state)
     return new
+
+
+def _active_stage(dbapi, train_rollout):
+    """The stage of a release train that runs, is paused or is aborting
+    (None if none does, or ``train_rollout`` is no train)."""
+    return next((r for r in _stages(dbapi, train_rollout)
+                 if r.state in states.ROLLOUT_ACTIVE), None)
+
+
+def _with_stage(dbapi, found, state):
+    """``found``, and its active stage if it is a release train whose
+    stage is in ``state``."""
+    stage = _active_stage(dbapi, found)
+    return [found] + ([stage] if stage and stage.state == state else [])
 
 
 def retry_host(conf, rollout, host):
@@ -506,6 +538,20 @@ def status(conf, rollout, events=False):
     found = dbapi.rollout_get(rollout)
     data = found.to_dict()
     plan = data.pop('plan') or {}
+    if 'stages' in plan:
+        # A release train: its stages, and the hosts, moves and counts of
+        # the one that runs (or ran last).
+        stages = {r.uuid: r for r in _stages(dbapi, found)}
+        data['stages'] = [dict(
+            index=i, kind=s['kind'], what=train.describe(s),
+            rollout=s.get('rollout'),
+            state=stages[s['uuid']].state if s.get('uuid') else None)
+            for i, s in enumerate(plan['stages'], 1)]
+        started = [r for r in stages.values() if r.state != states.PLANNED]
+        if started:
+            found = started[-1]
+            plan = found.plan or {}
+            data['stage'] = found.name
     data['hosts'] = [h.to_dict() for h in dbapi.host_run_list(found.uuid)]
     for host in data['hosts']:
         host.pop('facts', None)
@@ -533,8 +579,17 @@ def events(conf, rollout, after_id=None):
     ``id`` of the last one seen) gives only the newer ones, to follow a
     rollout."""
     dbapi = db_api.get_instance()
+    found = dbapi.rollout_get(rollout)
+    # A release train's are its own and its stages'.
     return [e.to_dict() for e in dbapi.event_list(
-        rollout=dbapi.rollout_get(rollout).uuid, after_id=after_id)]
+        rollout=[found.uuid] + [r.uuid for r in _stages(dbapi, found)],
+        after_id=after_id)]
+
+
+def _stages(dbapi, train_rollout):
+    """The stage rollouts of a release train, in order (none for another
+    rollout)."""
+    return [r for r in dbapi.rollout_list() if r.train_id == train_rollout.id]
 
 
 def report(conf, rollout):
@@ -788,15 +843,24 @@ def plan_service_rollout(conf, template, service, to_release, name=None,
     :returns: (rollout, plan)
     """
     dbapi = db_api.get_instance()
-    tmpl = templates.load(conf, template)
-    if 'install_service' not in tmpl.task_names:
-        raise exception.InvalidInput(
-            reason='template %s changes no control-plane service' % tmpl.name)
     release = dbapi.release_get(to_release)
     version = release.versions.get(service)
     if version is None:
         raise exception.InvalidInput(reason='release %s has no %s'
                                      % (release.name, service))
+    tmpl, plan, merged = _compute_service_plan(conf, template, service,
+                                               version, policy)
+    return _store_plan(dbapi, name, release, tmpl, plan, merged,
+                       target_versions={service: version}), plan
+
+
+def _compute_service_plan(conf, template, service, version, policy):
+    """(template, checked plan, merged policy) of a rollout of one
+    control-plane service to ``version``; nothing stored."""
+    tmpl = templates.load(conf, template)
+    if 'install_service' not in tmpl.task_names:
+        raise exception.InvalidInput(
+            reason='template %s changes no control-plane service' % tmpl.name)
     merged = _merged_policy(tmpl, policy)
     running = controlplane.fetch(conf).service_hosts(service)
     hosts = sorted(h for h, v in running.items() if v['version'] != version)
@@ -806,8 +870,94 @@ def plan_service_rollout(conf, template, service, to_release, name=None,
     plan = service_plans.make_plan(hosts, _plan_policy(merged),
                                    tmpl.task_names)
     _check_plan(conf, tmpl, plan, merged)
-    return _store_plan(dbapi, name, release, tmpl, plan, merged,
-                       target_versions={service: version}), plan
+    return tmpl, plan, merged
+
+
+def plan_release(conf, to_release, name=None, **policy):
+    """Plan a release train from the cloud's current release to
+    ``to_release`` and store it (planned): the stages of
+    :func:`upgrader.plan.train.stages` (database expands, one rolling
+    stage per control-plane service in the upstream order, the compute RPC
+    pin around the Nova services, the computes last), each rolling stage a
+    rollout of its own (``<name>.<n>-<service>``) moving the cloud to a
+    release of its own (``<name>-<n>-<service>``, the last one
+    ``to_release``) that differs from the one before only there.
+
+    Nothing changes in the cloud, and everything is planned before
+    anything is stored: a stage that cannot be planned stores nothing.
+
+    :param policy: overrides of the compute stage's policy, as for
+        :func:`plan_rollout`; the service stages keep their templates'.
+    :returns: (the train's rollout, [stage dicts, each rolling stage with
+        its 'rollout' name and 'plan']).
+    """
+    dbapi = db_api.get_instance()
+    target = dbapi.release_get(to_release)
+    current = dbapi.current_release()
+    if current is None:
+        raise exception.Conflict(
+            reason='the cloud has no current release to start from: '
+                   'release set-current first')
+    cp = controlplane.fetch(conf)
+    found = train.stages(current.versions, target.versions,
+                         _control_plane_services(cp, target.versions),
+                         cp.generation)
+    if not found:
+        raise exception.Conflict(reason='the cloud already runs release %s'
+                                 % target.name)
+    name = name or 'train-%s' % target.name
+    # Plan every rolling stage first, from the cloud as it is now.
+    planned = []
+    for stage in found:
+        if stage['kind'] == train.SERVICE:
+            planned.append(_compute_service_plan(
+                conf, stage['template'], stage['service'], stage['version'],
+                {}))
+        elif stage['kind'] == train.COMPUTES:
+            planned.append(_compute_plan(conf, dbapi, stage['template'],
+                                         target, policy=policy))
+        else:
+            planned.append(None)
+    parent = dbapi.rollout_create(
+        name=name, from_release=current.uuid, to_release=target.uuid,
+        template_name=train.TEMPLATE, policy={},
+        plan={'stages': found, 'waves': []})
+    before = current
+    for index, (stage, computed) in enumerate(zip(found, planned), 1):
+        if computed is None:
+            continue
+        tmpl, plan, merged = computed
+        what = stage.get('service', 'computes')
+        if stage['kind'] == train.SERVICE:
+            versions = dict(before.versions, **{what: stage['version']})
+            after = target if versions == target.versions else \
+                dbapi.release_create('%s-%d-%s' % (name, index, what),
+                                     {what: stage['version']},
+                                     parent=before.uuid)
+            targets = {what: stage['version']}
+        else:
+            after, targets = target, None
+        child = _store_plan(dbapi, '%s.%d-%s' % (name, index, what), after,
+                            tmpl, plan, merged, target_versions=targets,
+                            from_release=before, train=parent.uuid)
+        stage.update(rollout=child.name, uuid=child.uuid, plan=plan)
+        before = after
+    dbapi.rollout_update(parent.uuid, {'plan': {
+        'stages': [{k: v for k, v in s.items() if k != 'plan'}
+                   for s in found], 'waves': []}})
+    return dbapi.rollout_get(parent.uuid), found
+
+
+def _control_plane_services(cp, components):
+    """The components the control plane runs (the others are packages)."""
+    running = set()
+    for component in components:
+        try:
+            cp.service_hosts(component)
+        except exception.NotFound:
+            continue
+        running.add(component)
+    return running
 
 
 def schedule_start(conf, rollout, at):

@@ -21,6 +21,7 @@ from upgrader.db import migration
 from upgrader.drivers import compute
 from upgrader.jobs import persistence
 from upgrader.plan import releases
+from upgrader.plan import train
 from upgrader.report import html as report_html
 
 
@@ -515,6 +516,52 @@ class RolloutCommands:
                 availability_zones=azs, name=rollout_name, **policy)
         _print_plan(rollout, plan, output_format, show_moves)
         return common.EXIT_WARNING if plan.warnings else common.EXIT_OK
+
+    @args('--to', dest='to_release', required=True,
+          help='Release to roll out (name or uuid): every component that '
+               'differs from the cloud\'s current release.')
+    @args('--name', dest='rollout_name',
+          help='A name for the train (default: train-<release>); its '
+               'stages are <name>.<n>-<service>.')
+    @args('--max-parallel', type=int,
+          help='Compute hosts drained at once (default: the template\'s).')
+    @args('--max-failed-hosts', type=_count_or_percent,
+          help='Compute hosts that may fail before the compute stage stops '
+               '(default: the template\'s, usually 0).')
+    @common.format_arg()
+    def plan_release(self, to_release, rollout_name=None, max_parallel=None,
+                     max_failed_hosts=None, output_format='table'):
+        """Plan a full release as a train of stages, in the upstream
+        upgrade order, and store it; the cloud is not touched.
+
+        Database expands first, then each control-plane service across its
+        controllers (keystone, glance, then Nova's conductors, schedulers
+        and APIs, with the compute RPC version pinned while the computes
+        are older), the compute hosts last, then the pin lifted. Each
+        rolling stage is a rollout of its own; rollout start runs the
+        train, one stage after the other.
+        """
+        rollout, stages = api.plan_release(
+            common.CONF, to_release, name=rollout_name,
+            max_parallel=max_parallel, max_failed_hosts=max_failed_hosts)
+        if output_format == 'json':
+            common.print_json({'rollout': rollout.uuid, 'name': rollout.name,
+                               'stages': [dict(s, plan=s['plan'].to_dict())
+                                          if 'plan' in s else s
+                                          for s in stages]})
+            return common.EXIT_OK
+        print('Release train %s (%s): %s -> %s, %d stage(s)' % (
+            rollout.name, rollout.uuid, rollout.from_release.name,
+            rollout.to_release.name, len(stages)))
+        common.print_table(
+            ['Stage', 'What', 'Rollout', 'Waves', 'Hosts', 'Predicted'],
+            [[i, train.describe(s), s.get('rollout', ''),
+              len(s['plan'].waves) if 'plan' in s else '',
+              len(s['plan'].hosts) if 'plan' in s else '',
+              progress.duration(s['plan'].predicted_seconds)
+              if 'plan' in s else '']
+             for i, s in enumerate(stages, 1)])
+        return common.EXIT_OK
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
     @args('--max-failed-hosts', type=_count_or_percent,

@@ -155,6 +155,7 @@ class PlainDisplay:
         self.moves = None
         self.waves = {}
         self.last = None
+        self.stage = None
 
     def _print(self, status, line):
         print('[%s] %s' % (duration(elapsed(status)), line), file=self.out,
@@ -163,6 +164,10 @@ class PlainDisplay:
     def update(self, status, new_events):
         for event in new_events:
             self._print(status, event_line(event))
+        if status.get('stage') != self.stage:
+            # A release train's next stage: other hosts, other waves.
+            self.stage, self.hosts, self.moves, self.waves = (
+                status.get('stage'), None, None, {})
         hosts = {h['host']: h for h in status['hosts']}
         moves = {m['id']: m for m in status['moves']}
         if self.hosts is not None:

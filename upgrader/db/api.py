@@ -86,7 +86,7 @@ class Connection(metaclass=abc.ABCMeta):
     def rollout_create(self, name=None, from_release=None, to_release=None,
                        template_name=None, template_content=None,
                        template_digest=None, policy=None, plan=None,
-                       state=None, rollback_of=None):
+                       state=None, rollback_of=None, train=None):
         """Create a rollout.
 
         :param name: unique name; None generates ``rollout-<uuid prefix>``.
@@ -99,6 +99,8 @@ class Connection(metaclass=abc.ABCMeta):
         :param state: default ``states.PLANNED``.
         :param rollback_of: id, uuid or name of the rollout this one takes
             back, or None.
+        :param train: id, uuid or name of the release train this rollout
+            is a stage of, or None.
         :returns: the Rollout (``from_release``/``to_release`` loaded).
         :raises RolloutExists: the name is taken.
         :raises ReleaseNotFound: a release does not exist.
@@ -244,7 +246,8 @@ class Connection(metaclass=abc.ABCMeta):
     def event_list(self, rollout=None, host=None, after_id=None, limit=None):
         """Return events in the order they were added.
 
-        :param rollout: only this rollout's events (None: all).
+        :param rollout: only this rollout's events, or these rollouts'
+            (a list); None: all.
         :param host: only this host's events.
         :param after_id: only events added after this one (for following).
         :param limit: at most this many (the first ones).

@@ -11,9 +11,13 @@ Their reverts do nothing: a failed host reverts itself, and the other hosts
 are never touched because one failed.
 """
 
+import uuid
+
 from oslo_log import log as logging
 from oslo_utils import timeutils
+from taskflow import exceptions as tf_exc
 from taskflow.patterns import linear_flow
+from taskflow import states as tf_states
 from taskflow import task
 
 from upgrader.common import events
@@ -21,8 +25,11 @@ from upgrader.common import exception
 from upgrader.common import keys
 from upgrader.common import states
 from upgrader.jobs import dispatcher as dispatcher_mod
+from upgrader.jobs import persistence
+from upgrader.plan import train
 from upgrader.plan import window
 from upgrader.tasks import base
+from upgrader.tasks import schema as tasks_schema
 
 LOG = logging.getLogger(__name__)
 
@@ -225,5 +232,139 @@ def rollout_flow(rollout_id, wave_count):
     return flow
 
 
+class RunStage(task.Task):
+    """Run one stage of a release train (see :mod:`upgrader.plan.train`).
+
+    A rolling stage is a rollout of its own, run here to its end by its
+    own controller flow (resumed where it stopped after a crash; a stage
+    that succeeded is not run again). The other stages are one call to the
+    control plane, idempotent. Reverts do nothing: a failed stage's hosts
+    reverted themselves, and the stages before it stay done (rollout
+    rollback takes them back).
+    """
+
+    def __init__(self, index):
+        self.index = index
+        super().__init__(name='stage-%d' % index)
+
+    def execute(self, rollout_id):
+        rt = base.get_runtime()
+        where = 'before stage %d' % self.index
+        _wait_while_paused(rt, rollout_id, where)
+        stage = rt.rollouts.dbapi.rollout_get(rollout_id).plan['stages'][
+            self.index - 1]
+        rt.recorder.event(rollout_id, None, self.name, 'stage %d: %s'
+                          % (self.index, train.describe(stage)))
+        kind, cp = stage['kind'], rt.controlplane
+        if kind == train.EXPAND:
+            for db, (view, gen, _names) in sorted(
+                    tasks_schema.databases(cp, stage['versions']).items()):
+                if view['expanded'] < gen:
+                    cp.migrate(db, 'expand', gen)
+                    rt.recorder.event(rollout_id, None, self.name,
+                                      'expanded database %s to generation '
+                                      '%d' % (db, gen))
+        elif kind == train.PIN:
+            cp.pin_rpc(stage['service'], stage['version'])
+        elif kind == train.UNPIN:
+            cp.unpin_rpc(stage['service'])
+        else:
+            self._run_rollout(rt, rollout_id, stage['uuid'])
+
+    def _run_rollout(self, rt, rollout_id, stage_uuid):
+        dbapi = rt.rollouts.dbapi
+        child = dbapi.rollout_get(stage_uuid)
+        if child.state == states.SUCCEEDED:
+            return
+        # The train's owner runs it (no other process may: its state
+        # changes only with the train's).
+        values = {'state': states.RUNNING, 'error': None,
+                  'paused_reason': None,
+                  'owner': dbapi.rollout_get(rollout_id).owner}
+        if child.started_at is None:
+            values['started_at'] = timeutils.utcnow()
+        dbapi.rollout_update(child.uuid, values, expected_state=child.state)
+        state = run_attempt(rt.rollouts, rt.dispatcher.backend, child)
+        if state == states.SUCCEEDED:
+            return
+        child = dbapi.rollout_get(stage_uuid)
+        reason = 'stage %d (rollout %s) %s%s' % (
+            self.index, child.name, state,
+            ': %s' % child.error if child.error else '')
+        if state == states.ABORTED:
+            raise exception.RolloutAborted(rollout=rollout_id, reason=reason)
+        raise exception.RolloutFailed(rollout=rollout_id, reason=reason)
+
+    def revert(self, *args, **kwargs):
+        pass
+
+
+def train_flow(rollout_id, stage_count):
+    """The controller flow of a release train: one task per stage."""
+    flow = linear_flow.Flow('train %s' % rollout_id)
+    flow.add(StartRollout())
+    for index in range(1, stage_count + 1):
+        flow.add(RunStage(index))
+    flow.add(FinishRollout())
+    return flow
+
+
 def controller_store(rollout_id):
     return {keys.ROLLOUT_ID: rollout_id}
+
+
+ENDED = frozenset([tf_states.SUCCESS, tf_states.REVERTED,
+                   tf_states.FAILURE])
+
+
+def controller_flow_uuid(rollout_uuid, attempt):
+    return str(uuid.uuid5(dispatcher_mod.NAMESPACE,
+                          'controller/%s/%d' % (rollout_uuid, attempt)))
+
+
+def controller_detail(backend, rollout):
+    """The controller flow detail to run, and its attempt number: the
+    unfinished one, or a new one (its store in its meta)."""
+    attempt, latest = 0, None
+    while True:
+        try:
+            found = persistence.get_flow_detail(
+                backend, controller_flow_uuid(rollout.uuid, attempt + 1))
+        except tf_exc.NotFound:
+            break
+        attempt, latest = attempt + 1, found
+    if latest is not None and latest.state not in ENDED:
+        return latest, attempt
+    book = persistence.logbook_for(backend, rollout.name, rollout.uuid)
+    plan = rollout.plan or {}
+    if 'stages' in plan:
+        factory, count = train_flow, len(plan['stages'])
+    else:
+        factory, count = rollout_flow, len(plan.get('waves', []))
+    detail = persistence.create_flow_detail(
+        backend, book, name='controller attempt %d' % (attempt + 1),
+        flow_factory=factory, factory_args=[rollout.uuid, count],
+        uuid=controller_flow_uuid(rollout.uuid, attempt + 1),
+        meta={'store': controller_store(rollout.uuid)})
+    return detail, attempt + 1
+
+
+def run_attempt(rollouts, backend, rollout):
+    """Run (or resume) the rollout's controller flow here, to its end.
+
+    :param rollouts: a :class:`upgrader.jobs.records.DbRollouts`.
+    :returns: the rollout's final state.
+    """
+    detail, _attempt = controller_detail(backend, rollout)
+    engine = persistence.load_engine(backend, detail,
+                                     store=detail.meta['store'])
+    try:
+        engine.run()
+    except exception.RolloutStopped:
+        pass        # the controller flow recorded how it ended
+    except Exception as e:
+        LOG.exception('Rollout %s failed', rollout.uuid)
+        if rollouts.dbapi.rollout_state(rollout.uuid) in \
+                states.ROLLOUT_ACTIVE:
+            rollouts.finish(rollout.uuid, states.FAILED, str(e))
+    return rollouts.dbapi.rollout_state(rollout.uuid)

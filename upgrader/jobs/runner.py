@@ -12,12 +12,8 @@ already finished are only read.
 
 import os
 import socket
-import uuid
 
-from oslo_log import log as logging
 from oslo_utils import timeutils
-from taskflow import exceptions as tf_exc
-from taskflow import states as tf_states
 
 from upgrader.common import exception
 from upgrader.common import states
@@ -30,11 +26,6 @@ from upgrader.jobs import persistence
 from upgrader.jobs import records
 from upgrader import notify
 from upgrader.tasks import base
-
-LOG = logging.getLogger(__name__)
-
-ENDED = frozenset([tf_states.SUCCESS, tf_states.REVERTED,
-                   tf_states.FAILURE])
 
 
 def this_process():
@@ -55,35 +46,6 @@ def owner_alive(owner):
     except PermissionError:
         return True
     return True
-
-
-def controller_flow_uuid(rollout_uuid, attempt):
-    return str(uuid.uuid5(dispatcher.NAMESPACE,
-                          'controller/%s/%d' % (rollout_uuid, attempt)))
-
-
-def controller_detail(backend, rollout):
-    """The controller flow detail to run, and its attempt number: the
-    unfinished one, or a new one (its store in its meta)."""
-    attempt, latest = 0, None
-    while True:
-        try:
-            found = persistence.get_flow_detail(
-                backend, controller_flow_uuid(rollout.uuid, attempt + 1))
-        except tf_exc.NotFound:
-            break
-        attempt, latest = attempt + 1, found
-    if latest is not None and latest.state not in ENDED:
-        return latest, attempt
-    book = persistence.logbook_for(backend, rollout.name, rollout.uuid)
-    wave_count = len((rollout.plan or {}).get('waves', []))
-    detail = persistence.create_flow_detail(
-        backend, book, name='controller attempt %d' % (attempt + 1),
-        flow_factory=controller.rollout_flow,
-        factory_args=[rollout.uuid, wave_count],
-        uuid=controller_flow_uuid(rollout.uuid, attempt + 1),
-        meta={'store': controller.controller_store(rollout.uuid)})
-    return detail, attempt + 1
 
 
 def build_runtime(conf, dbapi, backend, on_event=None, board=None,
@@ -121,20 +83,9 @@ def run(conf, dbapi, rollout_ref, resume=False, on_event=None):
     take(dbapi, rollout, resume)
     backend = persistence.get_backend(conf)
     try:
-        base.set_runtime(build_runtime(conf, dbapi, backend, on_event))
-        detail, _attempt = controller_detail(backend, rollout)
-        engine = persistence.load_engine(backend, detail,
-                                         store=detail.meta['store'])
-        try:
-            engine.run()
-        except exception.RolloutStopped:
-            pass        # the controller flow recorded how it ended
-        except Exception as e:
-            LOG.exception('Rollout %s failed', rollout.uuid)
-            if dbapi.rollout_get(rollout.uuid).state in states.ROLLOUT_ACTIVE:
-                records.DbRollouts(dbapi).finish(rollout.uuid, states.FAILED,
-                                                 str(e))
-        return dbapi.rollout_get(rollout.uuid).state
+        runtime = build_runtime(conf, dbapi, backend, on_event)
+        base.set_runtime(runtime)
+        return controller.run_attempt(runtime.rollouts, backend, rollout)
     finally:
         base.set_runtime(None)
         backend.close()
@@ -143,6 +94,11 @@ def run(conf, dbapi, rollout_ref, resume=False, on_event=None):
 def take(dbapi, rollout, resume, owner=None):
     """Mark the rollout RUNNING in this process, or say why not."""
     state = rollout.state
+    if rollout.train is not None:
+        raise exception.Conflict(
+            reason='rollout %s is a stage of release train %s: start, '
+                   'resume or abort that' % (rollout.name,
+                                             rollout.train.name))
     if not resume:
         if state != states.PLANNED:
             raise exception.Conflict(

@@ -18,17 +18,24 @@ from upgrader.tasks import service
 BACKUPS = 'service_backups'
 
 
-def _databases(task, versions):
+def databases(cp, versions):
     """{database: (its view, the generation the new code needs, [the
-    services on it])} of the host's services named in ``versions``."""
-    cp = task.runtime.controlplane
+    services on it])} of the services of ``versions`` ({service: new
+    version}), through the control-plane driver ``cp``."""
     found = {}
-    for name in service.named_services(task, versions):
+    for name in sorted(versions):
         db = cp.database(name)
         gen = cp.generation(versions[name])
         _, needed, names = found.get(db['name'], (db, gen, []))
         found[db['name']] = (db, max(needed, gen), names + [name])
     return found
+
+
+def _databases(task, versions):
+    """:func:`databases` of the host's services named in ``versions``."""
+    return databases(task.runtime.controlplane, {
+        name: versions[name]
+        for name in service.named_services(task, versions)})
 
 
 class PreflightService(base.HostTask):

@@ -268,7 +268,7 @@ class Connection(api.Connection):
     def rollout_create(self, name=None, from_release=None, to_release=None,
                        template_name=None, template_content=None,
                        template_digest=None, policy=None, plan=None,
-                       state=None, rollback_of=None):
+                       state=None, rollback_of=None, train=None):
         uuid = uuidutils.generate_uuid()
         if name is None:
             name = 'rollout-%s' % uuid[:8]
@@ -288,6 +288,8 @@ class Connection(api.Connection):
                 rollout.to_release = _get_release(session, to_release)
             if rollback_of is not None:
                 rollout.rollback_of_id = _rollout_id(session, rollback_of)
+            if train is not None:
+                rollout.train_id = _rollout_id(session, train)
             session.add(rollout)
             try:
                 session.flush()
@@ -492,8 +494,8 @@ class Connection(api.Connection):
         with _session() as session:
             query = sa.select(models.Event).order_by(models.Event.id)
             if rollout is not None:
-                query = query.where(models.Event.rollout_id
-                                    == _rollout_id(session, rollout))
+                query = query.where(models.Event.rollout_id.in_(
+                    [_rollout_id(session, r) for r in _as_list(rollout)]))
             if host is not None:
                 query = query.where(models.Event.host == host)
             if after_id is not None:
@@ -577,4 +579,4 @@ class Connection(api.Connection):
 
 
 def _as_list(value):
-    return [value] if isinstance(value, str) else list(value)
+    return [value] if isinstance(value, (str, int)) else list(value)

@@ -172,6 +172,7 @@ class Rollout(Base):
         sa.Index('rollouts_from_release_id_idx', 'from_release_id'),
         sa.Index('rollouts_to_release_id_idx', 'to_release_id'),
         sa.Index('rollouts_rollback_of_id_idx', 'rollback_of_id'),
+        sa.Index('rollouts_train_id_idx', 'train_id'),
         MYSQL_TABLE_ARGS,
     )
     _dict_fields = ('uuid', 'name', 'state', 'template_name',
@@ -193,6 +194,11 @@ class Rollout(Base):
     rollback_of_id: orm.Mapped[int | None] = orm.mapped_column(
         sa.ForeignKey('rollouts.id', ondelete='SET NULL',
                       name='fk_rollouts_rollback_of_id'))
+    # The release train this rollout is a stage of (``rollout
+    # plan-release``): the train runs it, never the operator alone.
+    train_id: orm.Mapped[int | None] = orm.mapped_column(
+        sa.ForeignKey('rollouts.id', ondelete='CASCADE',
+                      name='fk_rollouts_train_id'))
     template_name: orm.Mapped[str | None] = orm.mapped_column(
         sa.String(NAME_LENGTH))
     # The template as it was when the rollout was created, so that a resumed
@@ -225,7 +231,11 @@ class Rollout(Base):
     to_release: orm.Mapped[Release | None] = orm.relationship(
         foreign_keys=[to_release_id], lazy='joined')
     rollback_of: orm.Mapped['Rollout | None'] = orm.relationship(
-        remote_side=[id], lazy='joined', join_depth=1)
+        remote_side=[id], lazy='joined', join_depth=1,
+        foreign_keys=[rollback_of_id])
+    train: orm.Mapped['Rollout | None'] = orm.relationship(
+        remote_side=[id], lazy='joined', join_depth=1,
+        foreign_keys=[train_id])
 
     def to_dict(self):
         data = super().to_dict()
@@ -237,6 +247,10 @@ class Rollout(Base):
         if 'rollback_of' not in sa.inspect(self).unloaded:
             rollback_of = self.rollback_of.name if self.rollback_of else None
         data['rollback_of'] = rollback_of
+        train = None
+        if 'train' not in sa.inspect(self).unloaded:
+            train = self.train.name if self.train else None
+        data['train'] = train
         return data
 
 
