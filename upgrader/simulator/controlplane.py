@@ -70,6 +70,7 @@ SERVICES = {
 }
 RUNNING = 'running'
 STOPPED = 'stopped'
+
 # The nova control services that talk to the computes over RPC, the one
 # whose generation the computes must not pass, and the RPC versions a
 # control plane can pin (the package of the compute hosts).
@@ -77,8 +78,8 @@ NOVA_CONTROL = ('nova-api', 'nova-conductor', 'nova-scheduler')
 CONDUCTOR = 'nova-conductor'
 COMPUTE = 'nova-compute'
 RPC_PINNABLE = (COMPUTE,)
-
-# Apart: control planes created before the pins get it when pinned.
+# Apart from SCHEMA: a control plane created before the pins were modelled
+# gets this table when first pinned.
 RPC_PINS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS cp_rpc_pins (
     service TEXT PRIMARY KEY,      -- whose RPC is pinned: nova-compute
