@@ -14,6 +14,7 @@ import time
 import uuid
 
 from upgrader.common import exception
+from upgrader.simulator import controlplane
 from upgrader.simulator import faults
 from upgrader.simulator import generate
 from upgrader.simulator import referee
@@ -692,6 +693,9 @@ class Cloud:
                 self._install(name, package, version)
             if 'nova-compute' in packages:
                 self._restart_compute(name, at)
+                controlplane.check_rpc(self.conn, at, 'installed %s %s on %s'
+                                       % (controlplane.COMPUTE,
+                                          packages['nova-compute'], name))
         else:
             host = self.host(name)
             broken = json.loads(job['params']).get('service_broken', False)

@@ -25,6 +25,23 @@ The model (what a rollout of a control-plane service must respect):
 - API services sit behind the load balancer; the balancer sends requests to
   every backend it holds, so a backend in it that is stopped or cannot use
   its schema fails requests, and so does a service with no healthy backend.
+- Nova's compute RPC pin (``[upgrade_levels] compute``): the control plane
+  may pin the RPC version it sends to the computes (a nova-compute version,
+  or none). The nova control services (nova-api, nova-conductor,
+  nova-scheduler) talk to the compute hosts' nova-compute (the package the
+  host agent installs, the code it runs) over RPC, and a generation reads
+  messages of its own and older generations only. So the referee records
+  ``rpc_incompatible`` for a running nova control service newer than the
+  oldest compute while the pin is missing or newer than that compute (new
+  code sends what old computes cannot read), and for a compute newer than
+  the oldest running nova-conductor (computes go last). Each such pairing
+  is recorded once (a control instance and the oldest compute generation;
+  a compute and the oldest conductor generation), judged after every
+  change of the control plane, of a pin and of a compute's nova-compute.
+  A control plane created newer than its oldest compute is created pinned
+  to that compute's version, as a cloud in the middle of an upgrade is. A
+  nova-compute version that is not MAJOR.MINOR.PATCH (after an epoch) is
+  not judged.
 
 The referee's probes: the control plane only changes through the calls
 below, and it stays the same between two of them, so probing every API
@@ -54,6 +71,21 @@ SERVICES = {
 RUNNING = 'running'
 STOPPED = 'stopped'
 
+# The nova control services that talk to the computes over RPC, the one
+# whose generation the computes must not pass, and the RPC versions a
+# control plane can pin (the package of the compute hosts).
+NOVA_CONTROL = ('nova-api', 'nova-conductor', 'nova-scheduler')
+CONDUCTOR = 'nova-conductor'
+COMPUTE = 'nova-compute'
+RPC_PINNABLE = (COMPUTE,)
+# Apart from SCHEMA: a control plane created before the pins were modelled
+# gets this table when first pinned.
+RPC_PINS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cp_rpc_pins (
+    service TEXT PRIMARY KEY,      -- whose RPC is pinned: nova-compute
+    version TEXT NOT NULL          -- the version sent (no row: not pinned)
+)
+"""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cp_databases (
     name TEXT PRIMARY KEY,
@@ -101,7 +133,7 @@ CREATE TABLE IF NOT EXISTS cp_probes (
     ok INTEGER NOT NULL,
     reason TEXT
 );
-"""
+""" + RPC_PINS_SCHEMA
 
 
 def generation(version):
@@ -150,6 +182,11 @@ def create(conn, now, controllers, versions, documents=None):
             conn.execute('INSERT INTO cp_instances VALUES (?, ?, ?, ?, ?)',
                          (host_name(index), service, version, RUNNING,
                           int(kind == API)))
+    computes = _computes(conn)
+    if computes and any(generation(v) > generation(computes[0][1])
+                        for s, v in versions.items() if s in NOVA_CONTROL):
+        # In the middle of an upgrade: the computes are not there yet.
+        _pin(conn, COMPUTE, computes[0][1])
     _changed(conn, now, 'control plane created')
 
 
@@ -158,9 +195,13 @@ def host_name(index):
 
 
 def exists(conn):
+    return _table(conn, 'cp_services')
+
+
+def _table(conn, name):
     return conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
-        "'cp_services'").fetchone() is not None
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+        (name,)).fetchone() is not None
 
 
 def _instance(conn, host, service):
@@ -231,6 +272,46 @@ def set_in_lb(conn, now, host, service, in_lb):
     _changed(conn, now, '%s %s on %s' % (
         'added to the load balancer:' if in_lb else
         'taken out of the load balancer:', service, host), host)
+
+
+def rpc_pin(conn, service):
+    """The version the control plane pins ``service``'s RPC to, or None."""
+    _pinnable(service)
+    if not _table(conn, 'cp_rpc_pins'):
+        return None            # a state file from before the pins
+    row = conn.execute('SELECT version FROM cp_rpc_pins WHERE service = ?',
+                       (service,)).fetchone()
+    return row['version'] if row else None
+
+
+def pin_rpc(conn, now, service, version):
+    """Pin the RPC version the control plane sends to ``service``."""
+    _pinnable(service)
+    generation(version)
+    _pin(conn, service, version)
+    _changed(conn, now, '%s RPC pinned to %s' % (service, version))
+
+
+def unpin_rpc(conn, now, service):
+    """Send ``service`` the RPC version of the code again (idempotent)."""
+    if rpc_pin(conn, service) is None:
+        return
+    conn.execute('DELETE FROM cp_rpc_pins WHERE service = ?', (service,))
+    _changed(conn, now, '%s RPC unpinned' % service)
+
+
+def _pinnable(service):
+    if service not in RPC_PINNABLE:
+        raise exception.NotFound(what='RPC pin of %s (only %s)' % (
+            service, ', '.join(RPC_PINNABLE)))
+
+
+def _pin(conn, service, version):
+    if not exists(conn):
+        raise exception.NotFound(what='control plane')
+    conn.execute(RPC_PINS_SCHEMA)
+    conn.execute('INSERT OR REPLACE INTO cp_rpc_pins (service, version) '
+                 'VALUES (?, ?)', (service, version))
 
 
 def migrate(conn, now, db, phase, to):
@@ -347,9 +428,68 @@ def _changed(conn, now, message, host=None):
                 host=instance['host'],
                 details={'service': instance['service'],
                          'version': instance['version']})
+    check_rpc(conn, now, message)
     for service in conn.execute("SELECT name FROM cp_services WHERE kind "
                                 "= 'api' ORDER BY name"):
         probe(conn, now, service['name'], after=message)
+
+
+def _computes(conn):
+    """[(host, the nova-compute version it runs)] of the compute hosts,
+    oldest generation first (a version that does not parse is left out)."""
+    found = []
+    for row in conn.execute('SELECT host, running_version FROM packages '
+                            'WHERE name = ?', (COMPUTE,)):
+        try:
+            gen = generation(row['running_version'])
+        except exception.InvalidInput:
+            continue
+        found.append((gen, row['host'], row['running_version']))
+    return [(host, version) for _, host, version in sorted(found)]
+
+
+def check_rpc(conn, now, after):
+    """Judge the RPC between the nova control services and the computes
+    (the rules are in this module's docstring); each pairing that breaks
+    them is recorded once. Called after every change of either side."""
+    computes = _computes(conn) if exists(conn) else []
+    if not computes:
+        return
+    oldest = generation(computes[0][1])
+    pin = rpc_pin(conn, COMPUTE)
+    control = conn.execute(
+        "SELECT * FROM cp_instances WHERE status = 'running' AND service IN "
+        "(%s) ORDER BY host, service" % ', '.join('?' * len(NOVA_CONTROL)),
+        NOVA_CONTROL).fetchall()
+    if pin is None or generation(pin) > oldest:
+        old = ', '.join('%s (%s)' % c for c in computes
+                        if generation(c[1]) == oldest)
+        for i in control:
+            if generation(i['version']) > oldest:
+                referee.record_once(
+                    conn, referee.RPC_INCOMPATIBLE, now,
+                    '%s %s on %s sends RPC the nova-compute of %s cannot '
+                    'read (%s; after: %s)' % (
+                        i['service'], i['version'], i['host'], old,
+                        'not pinned' if pin is None else
+                        'pinned to %s' % pin, after),
+                    host=i['host'],
+                    details={'service': i['service'], 'host': i['host'],
+                             'version': i['version'],
+                             'compute_generation': oldest})
+    conductors = [generation(i['version']) for i in control
+                  if i['service'] == CONDUCTOR]
+    for host, version in computes:
+        if conductors and generation(version) > min(conductors):
+            referee.record_once(
+                conn, referee.RPC_INCOMPATIBLE, now,
+                '%s %s on %s is newer than nova-conductor of generation %d '
+                '(computes go last; after: %s)' % (
+                    COMPUTE, version, host, min(conductors), after),
+                host=host,
+                details={'service': COMPUTE, 'host': host,
+                         'version': version,
+                         'conductor_generation': min(conductors)})
 
 
 def probe(conn, now, service, after=None):
@@ -414,8 +554,9 @@ def host_services(conn, host):
 
 def describe(conn):
     """Every service, its instances and database, as a JSON-friendly dict."""
+    pins = {service: rpc_pin(conn, service) for service in RPC_PINNABLE}
     if not exists(conn):
-        return {'services': {}, 'databases': {}}
+        return {'services': {}, 'databases': {}, 'rpc_pins': pins}
     services = {}
     for svc in conn.execute('SELECT * FROM cp_services ORDER BY name'):
         services[svc['name']] = {
@@ -433,16 +574,20 @@ def describe(conn):
                              'writes': d['writes']}
                  for d in conn.execute('SELECT * FROM cp_databases '
                                        'ORDER BY name')}
-    return {'services': services, 'databases': databases}
+    return {'services': services, 'databases': databases, 'rpc_pins': pins}
 
 
 def report(conn):
     """The referee's control-plane counts: probes, failed probes (the API
-    downtime), incompatible code/schema pairings, restores and the writes
-    they lost."""
+    downtime), incompatible code/schema pairings, incompatible RPC pairings
+    (and the pins), restores and the writes they lost."""
+    pins = {service: rpc_pin(conn, service) for service in RPC_PINNABLE}
+    rpc = conn.execute('SELECT COUNT(*) FROM violations WHERE kind = ?',
+                       (referee.RPC_INCOMPATIBLE,)).fetchone()[0]
     if not exists(conn):
         return {'probes': 0, 'failed_probes': 0, 'failed_by_service': {},
-                'incompatible': 0, 'restores': 0, 'writes_lost': 0}
+                'incompatible': 0, 'rpc_incompatible': rpc,
+                'rpc_pins': pins, 'restores': 0, 'writes_lost': 0}
     restores = conn.execute('SELECT COUNT(*), COALESCE(SUM(writes_lost), 0) '
                             'FROM cp_restores').fetchone()
     failed = {r['service']: r['n'] for r in conn.execute(
@@ -456,6 +601,8 @@ def report(conn):
         'incompatible': conn.execute(
             'SELECT COUNT(*) FROM violations WHERE kind = ?',
             (referee.INCOMPATIBLE_SCHEMA,)).fetchone()[0],
+        'rpc_incompatible': rpc,
+        'rpc_pins': pins,
         'restores': restores[0],
         'writes_lost': restores[1],
     }

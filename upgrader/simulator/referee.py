@@ -31,9 +31,12 @@ SERVICE_RESTARTED = 'instances_on_restarted_service'
 # balancer that failed.
 INCOMPATIBLE_SCHEMA = 'incompatible_schema'
 API_REQUEST_FAILED = 'api_request_failed'
+# Nova's RPC between its control services and the computes: one side sends
+# what the other cannot read (the compute RPC pin, computes upgraded last).
+RPC_INCOMPATIBLE = 'rpc_incompatible'
 KINDS = (INSTANCE_KILLED, TOO_MANY_OUT, OVERCOMMITTED, ANTI_AFFINITY,
          LEFT_DISABLED, SERVICE_RESTARTED, INCOMPATIBLE_SCHEMA,
-         API_REQUEST_FAILED)
+         API_REQUEST_FAILED, RPC_INCOMPATIBLE)
 
 OUT_OF_SERVICE_SQL = ("SELECT name, az, status, power, forced_down FROM hosts "
                       "WHERE status = 'disabled' OR power != 'up' "
@@ -45,6 +48,17 @@ def record(conn, kind, now, message, host=None, instance=None, details=None):
                  'message, details) VALUES (?, ?, ?, ?, ?, ?)',
                  (kind, now, host, instance, message,
                   json.dumps(details or {}, sort_keys=True)))
+
+
+def record_once(conn, kind, now, message, host=None, details=None):
+    """Record a violation unless one of this kind with these details (the
+    pairing it is about) is recorded already: a state that stays wrong
+    across several changes is one violation."""
+    found = conn.execute('SELECT 1 FROM violations WHERE kind = ? AND '
+                         'details = ?', (kind, json.dumps(
+                             details or {}, sort_keys=True))).fetchone()
+    if found is None:
+        record(conn, kind, now, message, host=host, details=details)
 
 
 def event(conn, now, kind, message, host=None, instance=None):

@@ -74,10 +74,11 @@ def test_update_keystone_on_three_controllers_without_downtime(cloud):
             for h in HOSTS} == {'30.0.0'}
     report = simulator.report()
     # 1 probe per API service after each of 5 changes per host, plus the
-    # creation's.
+    # creation's. nova-api 30 over computes of 29: created pinned.
     assert report['control_plane'] == {
         'probes': 2 * (1 + 5 * len(HOSTS)), 'failed_probes': 0,
-        'failed_by_service': {}, 'incompatible': 0, 'restores': 0,
+        'failed_by_service': {}, 'incompatible': 0, 'rpc_incompatible': 0,
+        'rpc_pins': {'nova-compute': '29.0.0'}, 'restores': 0,
         'writes_lost': 0}
     assert report['violations']['total'] == 0
 

@@ -60,11 +60,15 @@ def test_created_healthy_and_probed(run):
     worker = described['services']['nova-conductor']['instances']
     assert not any(i['in_lb'] for i in worker.values())
     report = _report(run)
-    # One probe per API service after the creation, none failed.
+    # One probe per API service after the creation, none failed. Nova 30
+    # over computes of 29: created pinned to them.
     assert report['control_plane'] == {'probes': 3, 'failed_probes': 0,
                                        'failed_by_service': {},
-                                       'incompatible': 0, 'restores': 0,
-                                       'writes_lost': 0}
+                                       'incompatible': 0,
+                                       'rpc_incompatible': 0,
+                                       'rpc_pins': {'nova-compute':
+                                                    '29.0.0'},
+                                       'restores': 0, 'writes_lost': 0}
     assert report['ok']
     ok, document, _ = run(lambda c, now: cp.probe(c, now, 'keystone'))
     assert ok and document == {'versions': ['v3'], 'min': None,

@@ -51,6 +51,27 @@ class ControlPlaneDriver(metaclass=abc.ABCMeta):
     def install(self, host, service, version):
         """Install this code version of a stopped service."""
 
+    # -- RPC version pins ----------------------------------------------------
+
+    @abc.abstractmethod
+    def rpc_pin(self, service):
+        """The RPC version the control plane pins ``service`` to (Nova's
+        ``[upgrade_levels] compute`` for ``nova-compute``), or None.
+
+        :raises NotFound: ``service``'s RPC cannot be pinned.
+        """
+
+    @abc.abstractmethod
+    def pin_rpc(self, service, version):
+        """Pin the RPC the control plane sends to ``service`` to what
+        ``version`` reads, e.g. while computes older than the control
+        plane remain (idempotent)."""
+
+    @abc.abstractmethod
+    def unpin_rpc(self, service):
+        """Send ``service`` the RPC version of the running code again, once
+        every host runs the new one (idempotent)."""
+
     # -- the databases of the services ---------------------------------------
 
     @abc.abstractmethod

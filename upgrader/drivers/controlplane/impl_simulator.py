@@ -71,6 +71,19 @@ class SimulatorControlPlaneDriver(base.ControlPlaneDriver):
         self._request('PUT', self._instance(host, service) + '/version',
                       json={'version': version})
 
+    def _pin(self, service):
+        return '/rpc-pins/%s' % service
+
+    def rpc_pin(self, service):
+        return self._request('GET', self._pin(service)).json()['rpc_pin'][
+            'version']
+
+    def pin_rpc(self, service, version):
+        self._request('PUT', self._pin(service), json={'version': version})
+
+    def unpin_rpc(self, service):
+        self._request('DELETE', self._pin(service))
+
     def database(self, service):
         described = self._request('GET', '/').json()
         if service not in described['services']:

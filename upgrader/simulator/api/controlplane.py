@@ -4,6 +4,8 @@ their services and the load balancer, as a deployment tool would drive them.
 The model and its rules are in :mod:`upgrader.simulator.controlplane`;
 ``GET /v1/lb/<service>`` is a request to the service through the load
 balancer (its version document, or 503), counted as a probe.
+``/v1/rpc-pins/nova-compute`` is Nova's compute RPC pin: GET it (a version
+or null), PUT ``{"version": ...}``, DELETE to unpin.
 """
 
 from upgrader.simulator.api import base
@@ -11,6 +13,7 @@ from upgrader.simulator import controlplane as model
 
 V = '/v1'
 INSTANCE = V + '/hosts/(?P<host>[^/]+)/services/(?P<service>[^/]+)'
+PIN = V + '/rpc-pins/(?P<service>[^/]+)'
 
 
 class ControlPlaneService(base.Service):
@@ -118,3 +121,24 @@ def take_backup(request, cloud, db):
                '(?P<backup_id>[0-9]+)/restore')
 def restore(request, cloud, db, backup_id):
     return 200, model.restore(cloud.conn, cloud.now, db, int(backup_id))
+
+
+@SERVICE.route('GET', PIN)
+def show_rpc_pin(request, cloud, service):
+    return 200, {'rpc_pin': {'service': service, 'version': model.rpc_pin(
+        cloud.conn, service)}}
+
+
+@SERVICE.route('PUT', PIN)
+def pin_rpc(request, cloud, service):
+    version = request.json().get('version')
+    if not isinstance(version, str):
+        raise base.ApiError(400, 'version (a string) is required.')
+    model.pin_rpc(cloud.conn, cloud.now, service, version)
+    return 204, None
+
+
+@SERVICE.route('DELETE', PIN)
+def unpin_rpc(request, cloud, service):
+    model.unpin_rpc(cloud.conn, cloud.now, service)
+    return 204, None
