@@ -1,0 +1,96 @@
+"""A full release rolled out as a train (rollout plan-release): the control
+plane service by service in the upstream order, then the computes, as an
+operator runs it (upgrader-manage subprocesses, the simulator's referee
+probing every API through the load balancer and watching every host)."""
+
+import json
+
+from tests.fixtures.operator import NEW
+from tests.fixtures.operator import OLD
+
+SERVICES_OLD = {'keystone': '26.0.0', 'glance-api': '28.0.0',
+                'nova-conductor': '29.0.0', 'nova-scheduler': '29.0.0',
+                'nova-api': '29.0.0'}
+SERVICES_NEW = {'keystone': '27.0.0', 'glance-api': '28.0.1',
+                'nova-conductor': '30.0.0', 'nova-scheduler': '30.0.0',
+                'nova-api': '30.0.0'}
+
+
+def _components(versions):
+    return [a for c, v in sorted(versions.items())
+            for a in ('--component', '%s=%s' % (c, v))]
+
+
+def _cloud(operator):
+    """A cloud on release 'old' (control plane and computes), and release
+    'full' that changes every component."""
+    op = operator()
+    conn = op.control_plane(SERVICES_OLD, {})
+    op.ok('release', 'create', 'old', *_components(dict(SERVICES_OLD,
+                                                        **OLD)))
+    op.ok('release', 'set-current', 'old')
+    op.ok('release', 'create', 'full', *_components(dict(SERVICES_NEW,
+                                                         **NEW)))
+    return op, conn
+
+
+def _stage_names(op, train):
+    return [r['name'] for r in op.query(
+        "SELECT s.name FROM rollouts s JOIN rollouts t ON s.train_id = t.id "
+        "WHERE t.name = '%s' ORDER BY s.id" % train)]
+
+
+def test_full_release_control_plane_then_computes(operator):
+    op, conn = _cloud(operator)
+    planned = json.loads(op.ok('rollout', 'plan-release', '--to', 'full',
+                               '--name', 't', '--max-parallel', '2',
+                               '--format', 'json').stdout)
+    kinds = [(s['kind'], s.get('service')) for s in planned['stages']]
+    assert kinds == [
+        ('expand', None), ('service', 'keystone'), ('service', 'glance-api'),
+        ('pin', 'nova-compute'), ('service', 'nova-conductor'),
+        ('service', 'nova-scheduler'), ('service', 'nova-api'),
+        ('computes', None), ('unpin', 'nova-compute')]
+    templates = {s.get('service'): s.get('template')
+                 for s in planned['stages']}
+    assert templates['glance-api'] == 'service-update'    # a patch release
+    assert templates['keystone'] == 'service-rolling-upgrade'
+    assert _stage_names(op, 't') == [
+        't.2-keystone', 't.3-glance-api', 't.5-nova-conductor',
+        't.6-nova-scheduler', 't.7-nova-api', 't.8-computes']
+    # A stage is the train's to run.
+    refused = op.manage('rollout', 'start', 't.2-keystone')
+    assert refused.returncode == 2
+    assert 'stage of release train t' in refused.stderr
+
+    result = op.manage('rollout', 'start', 't', timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = op.sim.report()
+    cp = report['control_plane']
+    assert cp['failed_probes'] == 0, cp
+    assert cp['incompatible'] == 0, cp
+    # New Nova services never talked to old computes unpinned, and no
+    # compute got ahead of the conductors; the pin is lifted at the end.
+    assert cp['rpc_incompatible'] == 0, cp
+    assert cp['rpc_pins'] == {}, cp
+    assert report['instances_killed'] == 0
+    assert report['violations']['total'] == 0, report['violations']
+    assert report['migrations']['per_instance_max'] == 1
+    described = op.sim.api(conn, 'GET', 'control-plane', '/').json()
+    for service, version in SERVICES_NEW.items():
+        assert {i['version'] for i in described['services'][service][
+            'instances'].values()} == {version}, service
+    assert {h['packages']['nova-compute'] for h in report['hosts'].values()
+            } == {NEW['nova-compute']}
+    # Each stage moved the cloud one release on; it is on 'full' now.
+    current = json.loads(op.ok('release', 'current', '--format',
+                               'json').stdout)
+    assert current['current']['name'] == 'full'
+    moved = [d['release'] for d in current['history'] if d['rollout']]
+    assert sorted(moved) == ['full', 't-2-keystone', 't-3-glance-api',
+                             't-5-nova-conductor', 't-6-nova-scheduler',
+                             't-7-nova-api']
+    states = {r['name']: r['state'] for r in op.query(
+        'SELECT name, state FROM rollouts')}
+    assert {states[n] for n in _stage_names(op, 't') + ['t']} == {
+        'succeeded'}
