@@ -714,7 +714,13 @@ def plan_rollback(conf, rollout, name=None, service=None, restore=False):
         so the new rollout records none.
     :param restore: the operator accepts those restores (and their loss).
 
-    :returns: (rollout, plan) of the new rollout.
+    A release train (:func:`plan_release`) is taken back by a train of
+    the rollbacks of its stages that changed something, last first, with
+    the compute RPC pinned while the computes go back before the Nova
+    services (the expands stay: old code runs on them).
+
+    :returns: (rollout, plan) of the new rollout; for a release train,
+        (the new train, its stages as :func:`plan_release` returns them).
     :raises Conflict: the rollout is still planned or running, it changed
         nothing that can be taken back, or it needs a restore and
         ``restore`` is false (nothing changes then).
@@ -727,6 +733,9 @@ def plan_rollback(conf, rollout, name=None, service=None, restore=False):
             reason='rollout %s is %s: only a rollout that ended (succeeded, '
                    'failed or aborted) can be rolled back'
                    % (original.name, original.state))
+    if 'stages' in (original.plan or {}):
+        return _plan_train_rollback(conf, dbapi, original, name, service,
+                                    restore)
     tmpl = templates.parse(original.template_content or '',
                            original.template_name or original.name)
     steps = set(tmpl.task_names)
@@ -767,6 +776,76 @@ def plan_rollback(conf, rollout, name=None, service=None, restore=False):
     _check_plan(conf, tmpl, plan, policy)
     return _store_rollback(dbapi, original, tmpl, policy, targets, name, plan,
                            service)
+
+
+def _plan_train_rollback(conf, dbapi, original, name, service, restore):
+    """See :func:`plan_rollback`: a release train's rollback."""
+    stages = [(s, dbapi.rollout_get(s['uuid']) if s.get('uuid') else None)
+              for s in original.plan['stages']]
+    ran = [(s, r) for s, r in stages if r is not None
+           and r.state != states.PLANNED]
+    if service is not None:
+        # One component: the rollback of the stage that changed it.
+        for stage, stage_rollout in ran:
+            if service == stage.get('service') or service in stage.get(
+                    'versions', {}):
+                return plan_rollback(conf, stage_rollout.uuid, name=name,
+                                     service=service, restore=restore)
+        raise exception.Conflict(reason='release train %s changed no %s'
+                                 % (original.name, service))
+    if not restore and any(rollback_restores(conf, r.uuid) for _s, r in ran):
+        raise exception.Conflict(
+            reason='a stage of release train %s was committed: its rollback '
+                   'restores from backup, losing what was written since; '
+                   'confirm it (rollout rollback --yes)' % original.name)
+    name = name or '%s-rollback' % original.name
+    pin = next((s for s, _r in stages if s['kind'] == train.PIN), None)
+    back = []
+    for stage, stage_rollout in reversed(stages):
+        kind = stage['kind']
+        if kind == train.UNPIN:
+            back.append(dict(pin, kind=train.PIN))
+        elif kind == train.PIN:
+            back.append({'kind': train.UNPIN, 'service': stage['service']})
+        elif stage_rollout is not None and stage_rollout.state != \
+                states.PLANNED:
+            before = stage_rollout.from_release.versions
+            what = stage.get('service', 'computes')
+            try:
+                rollout, plan = plan_rollback(
+                    conf, stage_rollout.uuid, restore=restore,
+                    name='%s.%d-%s' % (name, len(back) + 1, what))
+            except exception.Conflict:
+                if not _nothing_to_roll_back(conf, stage_rollout):
+                    raise
+                continue
+            found = dict(stage, rollout=rollout.name, uuid=rollout.uuid,
+                         plan=plan)
+            if kind == train.SERVICE:
+                found['version'] = before[what]
+            else:
+                found['versions'] = {c: before[c] for c in stage['versions']}
+            back.append(found)
+    if not any('uuid' in s for s in back):
+        raise exception.Conflict(reason='nothing to roll back: release '
+                                 'train %s changed nothing' % original.name)
+    parent = dbapi.rollout_create(
+        name=name, from_release=original.to_release_id,
+        to_release=original.from_release_id, template_name=train.TEMPLATE,
+        policy={}, rollback_of=original.uuid, plan={'waves': [], 'stages': [
+            {k: v for k, v in s.items() if k != 'plan'} for s in back]})
+    for stage in back:
+        if 'uuid' in stage:
+            dbapi.rollout_update(stage['uuid'], {'train_id': parent.id})
+    return dbapi.rollout_get(parent.uuid), back
+
+
+def _nothing_to_roll_back(conf, rollout):
+    """Whether every host of ``rollout`` runs what it ran before it."""
+    tmpl = templates.parse(rollout.template_content or '',
+                           rollout.template_name or rollout.name)
+    return not _rollback_targets(conf, db_api.get_instance(), rollout,
+                                 'install_service' in tmpl.task_names)
 
 
 def _plan_policy(policy):
@@ -1188,6 +1267,10 @@ def rollback_restores(conf, rollout, service=None):
     """
     dbapi = db_api.get_instance()
     found = dbapi.rollout_get(rollout)
+    if 'stages' in (found.plan or {}):
+        # A release train's: those of its stages.
+        return [r for stage in _stages(dbapi, found)
+                for r in rollback_restores(conf, stage.uuid, service)]
     if found.committed_at is None:
         return []
     cp = controlplane.fetch(conf)

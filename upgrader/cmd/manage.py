@@ -265,6 +265,26 @@ class PersistenceCommands:
             len(purged), ': ' + ', '.join(purged) if purged else '.'))
 
 
+def _print_train(rollout, stages, output_format):
+    """A release train's stages (see api.plan_release)."""
+    if output_format == 'json':
+        common.print_json({'rollout': rollout.uuid, 'name': rollout.name,
+                           'stages': [dict(s, plan=s['plan'].to_dict())
+                                      if 'plan' in s else s
+                                      for s in stages]})
+        return
+    print('Release train %s (%s): %s -> %s, %d stage(s)' % (
+        rollout.name, rollout.uuid, rollout.from_release.name,
+        rollout.to_release.name, len(stages)))
+    common.print_table(
+        ['Stage', 'What', 'Rollout', 'Waves', 'Hosts', 'Predicted'],
+        [[i, train.describe(s), s.get('rollout', '')] + (
+            [len(s['plan'].waves), len(s['plan'].hosts),
+             progress.duration(s['plan'].predicted_seconds)]
+            if 'plan' in s else ['', '', ''])
+         for i, s in enumerate(stages, 1)])
+
+
 def _print_plan(rollout, plan, output_format, show_moves=False):
     if output_format == 'json':
         common.print_json({'rollout': rollout.uuid, 'name': rollout.name,
@@ -544,23 +564,7 @@ class RolloutCommands:
         rollout, stages = api.plan_release(
             common.CONF, to_release, name=rollout_name,
             max_parallel=max_parallel, max_failed_hosts=max_failed_hosts)
-        if output_format == 'json':
-            common.print_json({'rollout': rollout.uuid, 'name': rollout.name,
-                               'stages': [dict(s, plan=s['plan'].to_dict())
-                                          if 'plan' in s else s
-                                          for s in stages]})
-            return common.EXIT_OK
-        print('Release train %s (%s): %s -> %s, %d stage(s)' % (
-            rollout.name, rollout.uuid, rollout.from_release.name,
-            rollout.to_release.name, len(stages)))
-        common.print_table(
-            ['Stage', 'What', 'Rollout', 'Waves', 'Hosts', 'Predicted'],
-            [[i, train.describe(s), s.get('rollout', ''),
-              len(s['plan'].waves) if 'plan' in s else '',
-              len(s['plan'].hosts) if 'plan' in s else '',
-              progress.duration(s['plan'].predicted_seconds)
-              if 'plan' in s else '']
-             for i, s in enumerate(stages, 1)])
+        _print_train(rollout, stages, output_format)
         return common.EXIT_OK
 
     @args('rollout_ref', metavar='ROLLOUT', help='Rollout name or uuid.')
@@ -723,9 +727,14 @@ class RolloutCommands:
         rollout, plan = api.plan_rollback(common.CONF, rollout_ref,
                                           name=rollout_name, service=service,
                                           restore=bool(restores))
-        _print_plan(rollout, plan, output_format)
+        if 'stages' in rollout.plan:            # a release train's
+            _print_train(rollout, plan, output_format)
+            warnings = False
+        else:
+            _print_plan(rollout, plan, output_format)
+            warnings = bool(plan.warnings)
         if plan_only:
-            return common.EXIT_WARNING if plan.warnings else common.EXIT_OK
+            return common.EXIT_WARNING if warnings else common.EXIT_OK
         return _shown(rollout.uuid, lambda: api.start(common.CONF,
                                                       rollout.uuid))
 

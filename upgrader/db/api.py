@@ -132,7 +132,8 @@ class Connection(metaclass=abc.ABCMeta):
         :param values: dict of column to value among ``state``, ``plan``,
             ``policy``, ``error``, ``started_at``, ``finished_at``,
             ``committed_at``, ``template_name``, ``template_content``,
-            ``template_digest``.
+            ``template_digest``, ``train_id`` (the id of a release train
+            the rollout becomes a stage of).
             Legal state transitions are the caller's business
             (:mod:`upgrader.common.states`).
         :param expected_state: if given, update only if the rollout is in

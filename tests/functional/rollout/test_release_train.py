@@ -3,17 +3,16 @@ plane service by service in the upstream order, then the computes, as an
 operator runs it (upgrader-manage subprocesses, the simulator's referee
 probing every API through the load balancer and watching every host)."""
 
+import collections
 import json
 
 from tests.fixtures.operator import NEW
 from tests.fixtures.operator import OLD
 
 SERVICES_OLD = {'keystone': '26.0.0', 'glance-api': '28.0.0',
-                'nova-conductor': '29.0.0', 'nova-scheduler': '29.0.0',
-                'nova-api': '29.0.0'}
+                'nova-conductor': '29.0.0', 'nova-api': '29.0.0'}
 SERVICES_NEW = {'keystone': '27.0.0', 'glance-api': '28.0.1',
-                'nova-conductor': '30.0.0', 'nova-scheduler': '30.0.0',
-                'nova-api': '30.0.0'}
+                'nova-conductor': '30.0.0', 'nova-api': '30.0.0'}
 
 
 def _components(versions):
@@ -24,8 +23,8 @@ def _components(versions):
 def _cloud(operator):
     """A cloud on release 'old' (control plane and computes), and release
     'full' that changes every component."""
-    op = operator()
-    conn = op.control_plane(SERVICES_OLD, {})
+    op = operator(hosts=4, instances=6, anti_affinity_groups=1)
+    conn = op.control_plane(SERVICES_OLD, {}, controllers=2)
     op.ok('release', 'create', 'old', *_components(dict(SERVICES_OLD,
                                                         **OLD)))
     op.ok('release', 'set-current', 'old')
@@ -40,7 +39,24 @@ def _stage_names(op, train):
         "WHERE t.name = '%s' ORDER BY s.id" % train)]
 
 
-def test_full_release_control_plane_then_computes(operator):
+def _versions(op, conn):
+    described = op.sim.api(conn, 'GET', 'control-plane', '/').json()
+    found = {s: {i['version'] for i in described['services'][s][
+        'instances'].values()} for s in SERVICES_OLD}
+    for host in op.sim.report()['hosts'].values():
+        for package in OLD:
+            found.setdefault(package, set()).add(host['packages'][package])
+    return found
+
+
+def _moves_per_instance(op, rollout):
+    rows = op.query("SELECT m.instance_uuid FROM instance_moves m JOIN "
+                    "rollouts r ON r.id = m.rollout_id WHERE r.name = '%s' "
+                    "AND m.state = 'completed'" % rollout)
+    return collections.Counter(r['instance_uuid'] for r in rows)
+
+
+def test_full_release_control_plane_then_computes_and_back(operator):
     op, conn = _cloud(operator)
     planned = json.loads(op.ok('rollout', 'plan-release', '--to', 'full',
                                '--name', 't', '--max-parallel', '2',
@@ -49,15 +65,15 @@ def test_full_release_control_plane_then_computes(operator):
     assert kinds == [
         ('expand', None), ('service', 'keystone'), ('service', 'glance-api'),
         ('pin', 'nova-compute'), ('service', 'nova-conductor'),
-        ('service', 'nova-scheduler'), ('service', 'nova-api'),
-        ('computes', None), ('unpin', 'nova-compute')]
+        ('service', 'nova-api'), ('computes', None),
+        ('unpin', 'nova-compute')]
     templates = {s.get('service'): s.get('template')
                  for s in planned['stages']}
     assert templates['glance-api'] == 'service-update'    # a patch release
     assert templates['keystone'] == 'service-rolling-upgrade'
     assert _stage_names(op, 't') == [
         't.2-keystone', 't.3-glance-api', 't.5-nova-conductor',
-        't.6-nova-scheduler', 't.7-nova-api', 't.8-computes']
+        't.6-nova-api', 't.7-computes']
     # A stage is the train's to run.
     refused = op.manage('rollout', 'start', 't.2-keystone')
     assert refused.returncode == 2
@@ -72,25 +88,41 @@ def test_full_release_control_plane_then_computes(operator):
     # New Nova services never talked to old computes unpinned, and no
     # compute got ahead of the conductors; the pin is lifted at the end.
     assert cp['rpc_incompatible'] == 0, cp
-    assert cp['rpc_pins'] == {}, cp
+    assert cp['rpc_pins'].get('nova-compute') is None, cp
     assert report['instances_killed'] == 0
     assert report['violations']['total'] == 0, report['violations']
     assert report['migrations']['per_instance_max'] == 1
-    described = op.sim.api(conn, 'GET', 'control-plane', '/').json()
-    for service, version in SERVICES_NEW.items():
-        assert {i['version'] for i in described['services'][service][
-            'instances'].values()} == {version}, service
-    assert {h['packages']['nova-compute'] for h in report['hosts'].values()
-            } == {NEW['nova-compute']}
+    assert _versions(op, conn) == {c: {v} for c, v in dict(
+        SERVICES_NEW, **NEW).items()}
     # Each stage moved the cloud one release on; it is on 'full' now.
     current = json.loads(op.ok('release', 'current', '--format',
                                'json').stdout)
     assert current['current']['name'] == 'full'
     moved = [d['release'] for d in current['history'] if d['rollout']]
     assert sorted(moved) == ['full', 't-2-keystone', 't-3-glance-api',
-                             't-5-nova-conductor', 't-6-nova-scheduler',
-                             't-7-nova-api']
+                             't-5-nova-conductor', 't-6-nova-api']
     states = {r['name']: r['state'] for r in op.query(
         'SELECT name, state FROM rollouts')}
     assert {states[n] for n in _stage_names(op, 't') + ['t']} == {
         'succeeded'}
+
+    # The way back: the stages' rollbacks, last first, the computes pinned
+    # while they go back before the Nova services.
+    result = op.manage('rollout', 'rollback', 't', '--name', 'back',
+                       timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _stage_names(op, 'back') == [
+        'back.2-computes', 'back.3-nova-api', 'back.4-nova-conductor',
+        'back.6-glance-api', 'back.7-keystone']
+    assert _versions(op, conn) == {c: {v} for c, v in dict(
+        SERVICES_OLD, **OLD).items()}
+    report = op.sim.report()
+    cp = report['control_plane']
+    assert (cp['failed_probes'], cp['incompatible'], cp['rpc_incompatible'],
+            cp['rpc_pins'].get('nova-compute')) == (0, 0, 0, None), cp
+    assert report['instances_killed'] == 0
+    assert report['violations']['total'] == 0, report['violations']
+    assert max(_moves_per_instance(op, 'back.2-computes').values()) == 1
+    current = json.loads(op.ok('release', 'current', '--format',
+                               'json').stdout)
+    assert current['current']['name'] == 'old'

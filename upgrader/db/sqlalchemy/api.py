@@ -33,7 +33,7 @@ EVENT_LEVELS = ('debug', 'info', 'warning', 'error')
 ROLLOUT_UPDATABLE = frozenset([
     'state', 'plan', 'policy', 'error', 'paused_reason', 'owner',
     'started_at', 'finished_at', 'committed_at',
-    'template_name', 'template_content', 'template_digest'])
+    'template_name', 'template_content', 'template_digest', 'train_id'])
 HOST_RUN_UPDATABLE = frozenset([
     'state', 'step', 'error', 'wave', 'facts', 'started_at',
     'finished_at'])
