@@ -15,6 +15,7 @@ from tests.fixtures.conductors import Conductors
 from tests.fixtures.databases import SERVER_URLS
 from tests.fixtures.simulator import wait_for
 from tests.fixtures.zookeeper import ZooKeeperServer
+from tests.functional.rollout import test_release_train as trains
 
 # The simulator's time scale where a test acts in the middle of a step:
 # a migration takes about 0.4 s, a reboot about 0.8 s.
@@ -339,3 +340,23 @@ def _terminate_backends(op):
             'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
             'WHERE datname = ANY(:names) AND pid <> pg_backend_pid()'),
             {'names': names}).all())
+
+
+def test_release_train_on_the_board(on_board):
+    # The train's controller runs its stages on a conductor; their host
+    # jobs go to the others.
+    op, conductors = on_board
+    conn = trains.cloud(op)
+    conductors.start(3)
+    op.ok('rollout', 'plan-release', '--to', 'full', '--name', 't',
+          '--max-parallel', '2')
+    result = op.manage('rollout', 'start', 't', timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = op.sim.report()
+    assert report['violations']['total'] == 0, report['violations']
+    assert report['instances_killed'] == 0
+    assert trains.versions(op, conn) == trains.NEW_VERSIONS
+    claims = _claims(op)
+    [controller] = claims.pop(None)            # the train's, stages inline
+    ran_hosts = set().union(*claims.values())
+    assert ran_hosts and controller not in ran_hosts, claims

@@ -20,17 +20,20 @@ def _components(versions):
             for a in ('--component', '%s=%s' % (c, v))]
 
 
-def _cloud(operator):
-    """A cloud on release 'old' (control plane and computes), and release
-    'full' that changes every component."""
-    op = operator(hosts=4, instances=6, anti_affinity_groups=1)
+NEW_VERSIONS = {c: {v} for c, v in dict(SERVICES_NEW, **NEW).items()}
+
+
+def cloud(op):
+    """Put ``op``'s cloud on release 'old' (a control plane of two
+    controllers, and the computes), and make release 'full' that changes
+    every component; returns a connection to the simulator's state."""
     conn = op.control_plane(SERVICES_OLD, {}, controllers=2)
     op.ok('release', 'create', 'old', *_components(dict(SERVICES_OLD,
                                                         **OLD)))
     op.ok('release', 'set-current', 'old')
     op.ok('release', 'create', 'full', *_components(dict(SERVICES_NEW,
                                                          **NEW)))
-    return op, conn
+    return conn
 
 
 def _stage_names(op, train):
@@ -39,7 +42,8 @@ def _stage_names(op, train):
         "WHERE t.name = '%s' ORDER BY s.id" % train)]
 
 
-def _versions(op, conn):
+def versions(op, conn):
+    """{component: {versions the controllers or computes run}}."""
     described = op.sim.api(conn, 'GET', 'control-plane', '/').json()
     found = {s: {i['version'] for i in described['services'][s][
         'instances'].values()} for s in SERVICES_OLD}
@@ -57,7 +61,8 @@ def _moves_per_instance(op, rollout):
 
 
 def test_full_release_control_plane_then_computes_and_back(operator):
-    op, conn = _cloud(operator)
+    op = operator(hosts=4, instances=6, anti_affinity_groups=1)
+    conn = cloud(op)
     planned = json.loads(op.ok('rollout', 'plan-release', '--to', 'full',
                                '--name', 't', '--max-parallel', '2',
                                '--format', 'json').stdout)
@@ -92,8 +97,7 @@ def test_full_release_control_plane_then_computes_and_back(operator):
     assert report['instances_killed'] == 0
     assert report['violations']['total'] == 0, report['violations']
     assert report['migrations']['per_instance_max'] == 1
-    assert _versions(op, conn) == {c: {v} for c, v in dict(
-        SERVICES_NEW, **NEW).items()}
+    assert versions(op, conn) == NEW_VERSIONS
     # Each stage moved the cloud one release on; it is on 'full' now.
     current = json.loads(op.ok('release', 'current', '--format',
                                'json').stdout)
@@ -114,7 +118,7 @@ def test_full_release_control_plane_then_computes_and_back(operator):
     assert _stage_names(op, 'back') == [
         'back.2-computes', 'back.3-nova-api', 'back.4-nova-conductor',
         'back.6-glance-api', 'back.7-keystone']
-    assert _versions(op, conn) == {c: {v} for c, v in dict(
+    assert versions(op, conn) == {c: {v} for c, v in dict(
         SERVICES_OLD, **OLD).items()}
     report = op.sim.report()
     cp = report['control_plane']
