@@ -224,11 +224,13 @@ class FinishRollout(task.Task):
 
 def rollout_flow(rollout_id, wave_count):
     """The controller flow of a rollout: one task per wave, in order."""
-    flow = linear_flow.Flow('rollout %s' % rollout_id)
-    flow.add(StartRollout())
-    for index in range(1, wave_count + 1):
-        flow.add(RunWave(index))
-    flow.add(FinishRollout())
+    return _controller_flow('rollout %s' % rollout_id, [
+        RunWave(index) for index in range(1, wave_count + 1)])
+
+
+def _controller_flow(name, tasks):
+    flow = linear_flow.Flow(name)
+    flow.add(StartRollout(), *tasks, FinishRollout())
     return flow
 
 
@@ -256,17 +258,22 @@ class RunStage(task.Task):
         rt.recorder.event(rollout_id, None, self.name, 'stage %d: %s'
                           % (self.index, train.describe(stage)))
         kind, cp = stage['kind'], rt.controlplane
+        # Each side effect is fenced: a conductor that lost this job's
+        # claim stops before it acts (see upgrader.jobs.fence).
         if kind == train.EXPAND:
             for db, (view, gen, _names) in sorted(
                     tasks_schema.databases(cp, stage['versions']).items()):
                 if view['expanded'] < gen:
+                    rt.fence.check('expanding database %s' % db)
                     cp.migrate(db, 'expand', gen)
                     rt.recorder.event(rollout_id, None, self.name,
                                       'expanded database %s to generation '
                                       '%d' % (db, gen))
         elif kind == train.PIN:
+            rt.fence.check('pinning the %s RPC' % stage['service'])
             cp.pin_rpc(stage['service'], stage['version'])
         elif kind == train.UNPIN:
+            rt.fence.check('unpinning the %s RPC' % stage['service'])
             cp.unpin_rpc(stage['service'])
         else:
             self._run_rollout(rt, rollout_id, stage['uuid'])
@@ -301,12 +308,8 @@ class RunStage(task.Task):
 
 def train_flow(rollout_id, stage_count):
     """The controller flow of a release train: one task per stage."""
-    flow = linear_flow.Flow('train %s' % rollout_id)
-    flow.add(StartRollout())
-    for index in range(1, stage_count + 1):
-        flow.add(RunStage(index))
-    flow.add(FinishRollout())
-    return flow
+    return _controller_flow('train %s' % rollout_id, [
+        RunStage(index) for index in range(1, stage_count + 1)])
 
 
 def controller_store(rollout_id):
