@@ -856,6 +856,13 @@ class RolloutCommands:
         if data.get('committed_at'):
             print('Committed: %s (contract migrations ran)'
                   % data['committed_at'])
+        if 'stages' in data:
+            common.print_table(
+                ['Stage', 'What', 'Rollout', 'State'],
+                [[s['index'], s['what'], s['rollout'] or '', s['state'] or '']
+                 for s in data['stages']])
+            if 'stage' in data:
+                print('Stage %s:' % data['stage'])
         print('Hosts: %s; migrations: %d planned, %s' % (
             _pairs(summary['hosts']), summary['migrations_planned'],
             _pairs(summary['migrations'])))

@@ -105,10 +105,15 @@ def test_full_release_control_plane_then_computes_and_back(operator):
     moved = [d['release'] for d in current['history'] if d['rollout']]
     assert sorted(moved) == ['full', 't-2-keystone', 't-3-glance-api',
                              't-5-nova-conductor', 't-6-nova-api']
-    states = {r['name']: r['state'] for r in op.query(
-        'SELECT name, state FROM rollouts')}
-    assert {states[n] for n in _stage_names(op, 't') + ['t']} == {
-        'succeeded'}
+    status = json.loads(op.ok('rollout', 'status', 't', '--format',
+                              'json').stdout)
+    assert status['state'] == 'succeeded'
+    assert [s['state'] for s in status['stages']] == [
+        None, 'succeeded', 'succeeded', None, 'succeeded', 'succeeded',
+        'succeeded', None]
+    assert status['stage'] == 't.7-computes'
+    assert {h['state'] for h in status['hosts']} == {'done'}
+    assert 'Stage t.7-computes:' in op.ok('rollout', 'status', 't').stdout
 
     # The way back: the stages' rollbacks, last first, the computes pinned
     # while they go back before the Nova services.
