@@ -1196,6 +1196,9 @@ def commit(conf, rollout):
     event). Old code cannot run on the schema after this; a rollback then
     restores the database from the rollout's backup. Idempotent.
 
+    A release train is committed stage by stage: each of its stages that
+    changed a schema.
+
     :returns: the rollout, as a dict.
     :raises Conflict: not such a rollout, not succeeded, or the data
         migrations did not run. Nothing changes then.
@@ -1204,6 +1207,8 @@ def commit(conf, rollout):
     found = dbapi.rollout_get(rollout)
     if found.committed_at is not None:
         return found.to_dict()
+    if 'stages' in (found.plan or {}):
+        return _commit_train(conf, dbapi, found)
     tmpl = templates.parse(found.template_content or '',
                            found.template_name or found.name)
     if 'migrate_data' not in tmpl.task_names:
@@ -1230,6 +1235,22 @@ def commit(conf, rollout):
             cp.migrate(db, 'contract', gen)
         dbapi.event_add('contracted database %s to generation %d (rollout '
                         'commit)' % (db, gen), rollout=found.uuid)
+    return dbapi.rollout_update(found.uuid, {
+        'committed_at': timeutils.utcnow()}).to_dict()
+
+
+def _commit_train(conf, dbapi, found):
+    """See :func:`commit`: a release train's stages that changed a schema,
+    each committed."""
+    if found.state != states.SUCCEEDED:
+        raise exception.Conflict(
+            reason='release train %s is %s: only a succeeded one is '
+                   'committed' % (found.name, found.state))
+    for stage in _stages(dbapi, found):
+        tmpl = templates.parse(stage.template_content or '',
+                               stage.template_name)
+        if 'migrate_data' in tmpl.task_names:
+            commit(conf, stage.uuid)
     return dbapi.rollout_update(found.uuid, {
         'committed_at': timeutils.utcnow()}).to_dict()
 
@@ -1268,9 +1289,14 @@ def rollback_restores(conf, rollout, service=None):
     dbapi = db_api.get_instance()
     found = dbapi.rollout_get(rollout)
     if 'stages' in (found.plan or {}):
-        # A release train's: those of its stages.
-        return [r for stage in _stages(dbapi, found)
-                for r in rollback_restores(conf, stage.uuid, service)]
+        # A release train's: those of its stages, going back last first;
+        # a database restored once, from the latest stage's backup (the
+        # earlier stages then find it usable).
+        restores = {}
+        for stage in reversed(_stages(dbapi, found)):
+            for restore in rollback_restores(conf, stage.uuid, service):
+                restores.setdefault(restore['database'], restore)
+        return list(restores.values())
     if found.committed_at is None:
         return []
     cp = controlplane.fetch(conf)

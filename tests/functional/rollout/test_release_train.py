@@ -115,11 +115,24 @@ def test_full_release_control_plane_then_computes_and_back(operator):
     assert {h['state'] for h in status['hosts']} == {'done'}
     assert 'Stage t.7-computes:' in op.ok('rollout', 'status', 't').stdout
 
+    # Committed: each stage that changed a schema contracts it.
+    op.ok('rollout', 'commit', 't')
+    databases = op.sim.api(conn, 'GET', 'control-plane', '/').json()[
+        'databases']
+    assert {d: (v['expanded'], v['contracted'])
+            for d, v in databases.items()} == {'keystone': (27, 27),
+                                              'nova': (30, 30),
+                                              'glance': (28, 28)}
+
     # The way back: the stages' rollbacks, last first, the computes pinned
-    # while they go back before the Nova services.
+    # while they go back before the Nova services; the contracted
+    # databases restored from the backups the stages took after expand.
     result = op.manage('rollout', 'rollback', 't', '--name', 'back',
-                       timeout=300)
+                       '--yes', timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+    # Once per database (nova's from the later of its stages' backups).
+    assert sorted(line.split()[5] for line in result.stderr.splitlines()
+                  if 'will be restored' in line) == ['keystone', 'nova']
     assert _stage_names(op, 'back') == [
         'back.2-computes', 'back.3-nova-api', 'back.4-nova-conductor',
         'back.6-glance-api', 'back.7-keystone']
@@ -129,6 +142,7 @@ def test_full_release_control_plane_then_computes_and_back(operator):
     cp = report['control_plane']
     assert (cp['failed_probes'], cp['incompatible'], cp['rpc_incompatible'],
             cp['rpc_pins'].get('nova-compute')) == (0, 0, 0, None), cp
+    assert cp['restores'] == 2, cp            # keystone's and nova's
     assert report['instances_killed'] == 0
     assert report['violations']['total'] == 0, report['violations']
     assert max(_moves_per_instance(op, 'back.2-computes').values()) == 1
