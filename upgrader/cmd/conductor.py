@@ -38,8 +38,8 @@ def serve():
     board = job_board.get_board(CONF, backend)
     client = job_board.get_client(CONF)
     name = conductor_mod.conductor_name(CONF)
-    # A suspended connection may come back with the session (and our
-    # claims) intact: wait for it up to the session timeout before fencing.
+    # A claim that cannot be read on a live connection: retry for up to
+    # the session timeout before fencing.
     fence = job_fence.ConductorFence(
         board, client, name, patience=CONF.jobboard.session_timeout)
     base.set_runtime(runner.build_runtime(CONF, dbapi, backend, board=board,
@@ -54,6 +54,7 @@ def serve():
     def stop(signum, _frame):
         LOG.info('Signal %d: handing jobs over and stopping', signum)
         stopping.set()
+        fence.stop()
         conductor.stop()
 
     signal.signal(signal.SIGTERM, stop)

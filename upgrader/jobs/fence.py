@@ -41,9 +41,9 @@ class ConductorFence(Fence):
 
     def __init__(self, board, client, owner_name, exit=os._exit,
                  patience=0.0, poll=0.1):
-        """:param patience: seconds to wait for a suspended connection to
-        come back (the session may survive it) before giving up; the
-        session timeout is a good value."""
+        """:param patience: seconds to go on trying to read the claim when
+        ZooKeeper is connected but does not answer (the session timeout is
+        a good value)."""
         self.board = board
         self.client = client
         self.owner_name = owner_name
@@ -51,38 +51,60 @@ class ConductorFence(Fence):
         self.poll = poll
         self._exit = exit
         self._local = threading.local()
+        self._stopping = threading.Event()
 
     def running(self, job):
         """Mark the calling thread as running ``job`` (None: no job)."""
         self._local.job = job
 
+    def stop(self):
+        """The conductor is stopping: a check that waits for ZooKeeper to
+        come back gives up (and stops the process) at once."""
+        self._stopping.set()
+
     def check(self, what):
+        """Return if this conductor still owns the calling thread's job;
+        otherwise stop the process.
+
+        While the connection is suspended, the check waits: the session,
+        and the claim with it, may survive the outage (a ZooKeeper server
+        that restarts keeps its sessions), and no other conductor can claim
+        the job before the session expires, which kazoo reports as LOST
+        once it reconnects. Giving up sooner would strand the job: every
+        conductor cut off by the same outage would stop.
+        """
         job = getattr(self._local, 'job', None)
         if job is None:
             return
         deadline = time.monotonic() + self.patience
         while True:
-            problem = self._problem(job)
-            if problem is None or time.monotonic() >= deadline or (
-                    problem.startswith('the job is now claimed')):
+            problem, final = self._problem(job)
+            if problem is None:
+                return
+            if final or self._stopping.is_set() or (
+                    self.client.state == kazoo_states.KazooState.CONNECTED
+                    and time.monotonic() >= deadline):
                 break
             time.sleep(self.poll)
-        if problem is not None:
-            LOG.critical('Fenced off before %s of job %s: %s; stopping this '
-                         'conductor now, another one resumes the job',
-                         what, job.name, problem)
-            for handler in py_logging.getLogger().handlers:
-                handler.flush()
-            self._exit(FENCED_EXIT)
+        LOG.critical('Fenced off before %s of job %s: %s; stopping this '
+                     'conductor now, another one resumes the job',
+                     what, job.name, problem)
+        for handler in py_logging.getLogger().handlers:
+            handler.flush()
+        self._exit(FENCED_EXIT)
 
     def _problem(self, job):
-        """Why this conductor may not act for ``job`` now (None: it may)."""
-        if self.client.state != kazoo_states.KazooState.CONNECTED:
-            return 'ZooKeeper connection is %s' % self.client.state
+        """Why this conductor may not act for ``job`` now (None: it may),
+        and whether that is final (waiting will not change it)."""
+        state = self.client.state
+        if state == kazoo_states.KazooState.LOST:
+            return 'ZooKeeper session lost', True
+        if state != kazoo_states.KazooState.CONNECTED:
+            return 'ZooKeeper connection is %s' % state, False
         try:
             owner = self.board.find_owner(job)
         except Exception as e:
-            return 'cannot read the claim: %s' % e
+            return 'cannot read the claim: %s' % e, False
         if owner != self.owner_name:
-            return 'the job is now claimed by %s' % owner
-        return None
+            return 'the job is now claimed by %s' % owner, True
+        return None, False

@@ -282,8 +282,10 @@ def test_abort_on_the_board_then_resume(on_board):
 
 def test_zookeeper_restarted_mid_rollout(operator, tmp_path):
     # A server of its own, killed as a crash would (data kept) while the
-    # hosts of wave 2 are mid-step, and back a few seconds later: engines
-    # suspend (claim guard), their jobs are handed over once the board
+    # hosts of wave 2 are mid-step, and back after longer than the session
+    # timeout (a restarted server keeps its sessions): engines suspend
+    # (claim guard), the fence waits for the connection instead of
+    # stopping every conductor, the jobs are handed over once the board
     # answers, and the rollout completes.
     with ZooKeeperServer() as server:
         op = operator(time_scale=MID_STEP, config=_board_config(
@@ -298,7 +300,7 @@ def test_zookeeper_restarted_mid_rollout(operator, tmp_path):
                     op, 2, ('evacuate', 'upgrade_packages')), timeout=120,
                     interval=0.05)
                 server.kill()
-                time.sleep(4)
+                time.sleep(SESSION_TIMEOUT + 2)
                 server.start()
                 output, _ = watcher.communicate(timeout=300)
             finally:

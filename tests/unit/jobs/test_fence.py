@@ -50,7 +50,6 @@ def test_owner_acts():
     (Board(owner='other-2'), kazoo_states.KazooState.CONNECTED),
     (Board(owner=None), kazoo_states.KazooState.CONNECTED),
     (Board(error=RuntimeError('down')), kazoo_states.KazooState.CONNECTED),
-    (Board(owner='me-1'), kazoo_states.KazooState.SUSPENDED),
     (Board(owner='me-1'), kazoo_states.KazooState.LOST),
 ])
 def test_anything_else_stops_the_process(board, client_state):
@@ -58,6 +57,51 @@ def test_anything_else_stops_the_process(board, client_state):
     client.state = client_state
     with pytest.raises(Exited) as info:
         _fence(board, client).check('reboot')
+    assert info.value.args == (fence.FENCED_EXIT,)
+
+
+class Reconnecting(Client):
+    """SUSPENDED for the first ``outage`` looks at its state."""
+
+    def __init__(self, outage, then):
+        self.outage, self.then = outage, then
+
+    @property
+    def state(self):
+        self.outage -= 1
+        return (kazoo_states.KazooState.SUSPENDED if self.outage >= 0
+                else self.then)
+
+
+def test_a_suspended_connection_is_waited_for_past_the_patience():
+    # The session survives a ZooKeeper restart: the check waits for the
+    # reconnection however long it takes, then acts.
+    f = fence.ConductorFence(Board(owner='me-1'), Reconnecting(
+        50, kazoo_states.KazooState.CONNECTED), 'me-1', exit=_exit,
+        patience=0.0, poll=0.001)
+    f.running(Job())
+    f.check('reboot')
+
+
+@pytest.mark.parametrize('then', [kazoo_states.KazooState.LOST,
+                                  kazoo_states.KazooState.CONNECTED])
+def test_a_session_that_expired_in_the_outage_stops_the_process(then):
+    # Expired: kazoo says LOST, then connects a new session that holds no
+    # claim.
+    f = fence.ConductorFence(Board(owner=None), Reconnecting(5, then),
+                             'me-1', exit=_exit, patience=60.0, poll=0.001)
+    f.running(Job())
+    with pytest.raises(Exited):
+        f.check('reboot')
+
+
+def test_stopping_ends_the_wait_for_a_suspended_connection():
+    client = Client()
+    client.state = kazoo_states.KazooState.SUSPENDED
+    f = _fence(Board(owner='me-1'), client)
+    f.stop()
+    with pytest.raises(Exited) as info:
+        f.check('reboot')
     assert info.value.args == (fence.FENCED_EXIT,)
 
 
