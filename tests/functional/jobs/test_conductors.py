@@ -20,6 +20,9 @@ from tests.functional.rollout import test_release_train as trains
 # The simulator's time scale where a test acts in the middle of a step:
 # a migration takes about 0.4 s, a reboot about 0.8 s.
 MID_STEP = 150.0
+# Once a test has acted mid-step, the rest of the rollout runs on the fast
+# clock (a reboot takes about 0.1 s).
+FAST = 1000.0
 # Seconds: a conductor that stops answering loses its jobs this long after.
 SESSION_TIMEOUT = 6
 
@@ -97,6 +100,7 @@ def test_losing_a_conductor_mid_step_costs_nothing(on_board, victim, sig):
             controller=victim == 'controller'), timeout=120, interval=0.1)
         claims_before = _claims(op)
         os.kill(pid, sig)
+        op.sim.set_time_scale(FAST)
         output, _ = watcher.communicate(timeout=300)
     finally:
         watcher.kill()
@@ -189,6 +193,7 @@ def test_frozen_conductor_never_acts_twice(on_board, zookeeper):
                      not in (None, frozen_name), timeout=150, interval=0.2)
         finally:
             os.kill(pid, signal.SIGCONT)
+        op.sim.set_time_scale(FAST)
         output, _ = watcher.communicate(timeout=300)
     finally:
         watcher.kill()
@@ -217,6 +222,7 @@ def test_job_claimed_too_often_goes_to_a_visible_error(on_board, victim):
             op, 1, controller=victim == 'controller'), timeout=120,
             interval=0.05)
         os.kill(pid, signal.SIGKILL)
+        op.sim.set_time_scale(FAST)
         output, _ = watcher.communicate(timeout=300)
     finally:
         watcher.kill()
@@ -271,6 +277,7 @@ def test_abort_on_the_board_then_resume(on_board):
     for host, state in states.items():
         if state == 'suspended':
             assert report['hosts'][host]['status'] == 'disabled'
+    op.sim.set_time_scale(FAST)
     result = op.manage('rollout', 'resume', 'r1', timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     report = op.sim.report()
@@ -302,6 +309,7 @@ def test_zookeeper_restarted_mid_rollout(operator, tmp_path):
                 server.kill()
                 time.sleep(SESSION_TIMEOUT + 2)
                 server.start()
+                op.sim.set_time_scale(FAST)
                 output, _ = watcher.communicate(timeout=300)
             finally:
                 watcher.kill()
@@ -325,6 +333,7 @@ def test_database_connections_dropped_mid_rollout(on_board):
             op, 2, ('evacuate', 'upgrade_packages')), timeout=120,
             interval=0.05)
         assert _terminate_backends(op) > 0
+        op.sim.set_time_scale(FAST)
         output, _ = watcher.communicate(timeout=300)
     finally:
         watcher.kill()
