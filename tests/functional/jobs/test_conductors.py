@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from tests.fixtures.conductors import Conductors
 from tests.fixtures.databases import SERVER_URLS
+from tests.fixtures.operator import FAST
 from tests.fixtures.simulator import wait_for
 from tests.fixtures.zookeeper import ZooKeeperServer
 from tests.functional.rollout import test_release_train as trains
@@ -20,9 +21,6 @@ from tests.functional.rollout import test_release_train as trains
 # The simulator's time scale where a test acts in the middle of a step:
 # a migration takes about 0.4 s, a reboot about 0.8 s.
 MID_STEP = 150.0
-# Once a test has acted mid-step, the rest of the rollout runs on the fast
-# clock (a reboot takes about 0.1 s).
-FAST = 1000.0
 # Seconds: a conductor that stops answering loses its jobs this long after.
 SESSION_TIMEOUT = 6
 

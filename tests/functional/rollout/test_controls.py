@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.fixtures.operator import FAST
 from tests.fixtures.simulator import wait_for
 
 
@@ -28,6 +29,7 @@ def test_pause_finishes_the_wave_then_resume_goes_on(operator):
         assert paused.returncode == 0 and 'paused' in paused.stdout
         again = op.manage('rollout', 'pause', 'r1')
         assert again.returncode == 2 and 'paused' in again.stderr
+        op.sim.set_time_scale(FAST)     # paused mid-wave: the rest can fly
         wait_for(lambda: any(e['message'].startswith('paused before wave')
                              for e in op.events()), timeout=120,
                  interval=0.1)
@@ -63,6 +65,7 @@ def test_abort_a_paused_rollout(operator):
                                        op.host_runs().values()},
                  timeout=60, interval=0.05)
         assert op.manage('rollout', 'pause', 'r1').returncode == 0
+        op.sim.set_time_scale(FAST)
         wait_for(lambda: any(e['message'].startswith('paused before wave')
                              for e in op.events()), timeout=120,
                  interval=0.1)

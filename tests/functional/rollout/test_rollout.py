@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from tests.fixtures.operator import FAST
 from tests.fixtures.operator import NEW
 from tests.fixtures.operator import OLD
 from tests.fixtures.simulator import wait_for
@@ -158,6 +159,7 @@ def test_crash_resume_finishes_without_repeating_steps(operator):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+    op.sim.set_time_scale(FAST)
     killed_at = {h: s['state'] for h, s in op.hosts().items()}
     assert 'running' in killed_at.values()
     result = op.manage('rollout', 'resume', 'r1', timeout=300)
@@ -251,6 +253,7 @@ def test_abort_stops_after_in_flight_steps_and_resume_completes(operator):
                  timeout=120, interval=0.2)
         aborted = op.manage('rollout', 'abort', 'r1')
         assert aborted.returncode == 0 and 'aborting' in aborted.stdout
+        op.sim.set_time_scale(FAST)
         output, _ = proc.communicate(timeout=120)
     finally:
         proc.kill()
