@@ -145,7 +145,7 @@ def test_crash_resume_finishes_without_repeating_steps(operator):
                                   stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: 'running' in {h['state']
-                                       for h in op.hosts().values()},
+                                       for h in op.host_runs().values()},
                  timeout=60, interval=0.1)
         second = op.manage('rollout', 'start', 'r1')
         assert second.returncode == 2 and 'running' in second.stderr
@@ -153,7 +153,7 @@ def test_crash_resume_finishes_without_repeating_steps(operator):
         assert other.returncode == 2 and 'still running' in other.stderr
 
         def mid_wave():
-            states = [h['state'] for h in op.hosts().values()]
+            states = [h['state'] for h in op.host_runs().values()]
             return 'done' in states and 'running' in states
         wait_for(mid_wave, timeout=120, interval=0.1)
     finally:
@@ -249,11 +249,11 @@ def test_abort_stops_after_in_flight_steps_and_resume_completes(operator):
     op.plan()
     proc = op.start_in_background()
     try:
-        wait_for(lambda: 'done' in {h['state'] for h in op.hosts().values()},
+        wait_for(lambda: 'done' in {h['state']
+                                    for h in op.host_runs().values()},
                  timeout=120, interval=0.2)
         aborted = op.manage('rollout', 'abort', 'r1')
         assert aborted.returncode == 0 and 'aborting' in aborted.stdout
-        op.sim.set_time_scale(FAST)
         output, _ = proc.communicate(timeout=120)
     finally:
         proc.kill()
@@ -269,6 +269,7 @@ def test_abort_stops_after_in_flight_steps_and_resume_completes(operator):
         if state == 'suspended':
             # Caught in the middle: left drained and disabled, visibly.
             assert report['hosts'][host]['status'] == 'disabled'
+    op.sim.set_time_scale(FAST)
     result = op.manage('rollout', 'resume', 'r1', timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     report = op.sim.report()
