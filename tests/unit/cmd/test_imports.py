@@ -82,3 +82,24 @@ def test_commands_that_need_them_import_them(conf_file):
     # The check above sees an import when there is one.
     assert _imported('manage', '--config-file', conf_file,
                      'persistence', 'sync') == (0, ['alembic', 'taskflow'])
+
+
+# A tool calls api.start() in a thread of its own (see
+# tests/functional/test_api.py): the job modules are imported there.
+IN_A_THREAD = '''
+import threading
+from upgrader import api
+thread = threading.Thread(target=__import__, args=('upgrader.jobs.runner',),
+                          daemon=True)
+thread.start()
+thread.join(30)
+print('joined' if not thread.is_alive() else 'never ends')
+'''
+
+
+def test_job_modules_imported_in_a_thread():
+    # eventlet (under taskflow's engines) imported first in a thread made
+    # that thread impossible to join.
+    result = subprocess.run([sys.executable, '-c', IN_A_THREAD],
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ['joined'], result.stderr
