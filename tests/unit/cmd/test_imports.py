@@ -2,7 +2,8 @@
 
 Each test suite and operator pays a command's start-up on every call:
 taskflow (and networkx under it), alembic and kazoo are imported by the
-commands that run, sync or post something, when they run.
+commands that run, sync or post something, keystoneauth by those that talk
+to the cloud, when they run.
 """
 
 import json
@@ -17,7 +18,7 @@ from tests.fixtures.databases import use_database
 from upgrader.db import api as db_api
 from upgrader.db import migration
 
-HEAVY = ('alembic', 'kazoo', 'networkx', 'taskflow')
+HEAVY = ('alembic', 'kazoo', 'keystoneauth1', 'networkx', 'taskflow')
 
 # Runs a console script's main() in a fresh interpreter, then prints
 # its exit code and the heavy packages it imported, as JSON on stderr.
