@@ -46,7 +46,6 @@ import time
 
 from oslo_log import log as logging
 from oslo_utils import timeutils
-from taskflow import exceptions as tf_exc
 
 from upgrader.common import exception
 from upgrader.common import keys
@@ -56,11 +55,6 @@ from upgrader.db import api as db_api
 from upgrader.drivers import compute
 from upgrader.drivers import controlplane
 from upgrader.drivers import host as host_drivers
-from upgrader.jobs import board as job_board
-from upgrader.jobs import controller
-from upgrader.jobs import dispatcher
-from upgrader.jobs import persistence
-from upgrader.jobs import runner
 from upgrader.plan import history
 from upgrader.plan import limits
 from upgrader.plan import models as plan_models
@@ -69,9 +63,19 @@ from upgrader.plan import releases
 from upgrader.plan import services as service_plans
 from upgrader.plan import train
 from upgrader.plan import window
-from upgrader.tasks import schema as tasks_schema
-from upgrader.tasks import service as tasks_service
 from upgrader.workflow import templates
+
+# The job board, the controller, TaskFlow's persistence and the embedded
+# runner (upgrader.jobs) are imported by the functions that use them: they
+# bring taskflow, kazoo and alembic, about half a second at the start of
+# every command, which the commands reading only our tables do not need.
+# But taskflow's engines import eventlet, and eventlet imported first in a
+# thread (a tool calling start() in one) re-imports threading there: that
+# thread can then never be joined. So eventlet comes now (about 10 ms).
+try:
+    import eventlet  # noqa: F401
+except ImportError:
+    pass
 
 LOG = logging.getLogger(__name__)
 
@@ -261,11 +265,11 @@ def _check_rollout_policy(policy):
         raise exception.InvalidInput(reason='max_parallel cannot be %s'
                                      % policy['max_parallel'])
     limits.failure_budget(policy['max_failed_hosts'], 0)
-    if policy.get('on_failure', controller.ON_FAILURE_FAIL) not in (
-            controller.ON_FAILURE_FAIL, controller.ON_FAILURE_PAUSE):
+    if policy.get('on_failure', templates.ON_FAILURE_FAIL) not in (
+            templates.ON_FAILURE_FAIL, templates.ON_FAILURE_PAUSE):
         raise exception.InvalidInput(
             reason='on_failure is %s or %s, not %r' % (
-                controller.ON_FAILURE_FAIL, controller.ON_FAILURE_PAUSE,
+                templates.ON_FAILURE_FAIL, templates.ON_FAILURE_PAUSE,
                 policy['on_failure']))
     for key in ('canary_soak_seconds', 'pause_between_waves'):
         if policy.get(key, 0) < 0:
@@ -279,6 +283,7 @@ def start(conf, rollout, on_event=None, max_failed_hosts=None):
     :param max_failed_hosts: overrides the failure budget stored with the
         rollout's plan.
     """
+    from upgrader.jobs import runner
     dbapi = db_api.get_instance()
     if max_failed_hosts is not None:
         limits.failure_budget(max_failed_hosts, 0)
@@ -323,6 +328,7 @@ def resume(conf, rollout, on_event=None):
     A paused rollout whose controller still runs (a canary waiting for
     approval, an operator's pause) goes on from its next wave.
     """
+    from upgrader.jobs import runner
     dbapi = db_api.get_instance()
     found = dbapi.rollout_get(rollout)
     if found.state == states.PAUSED and (found.owner == ON_BOARD
@@ -344,6 +350,7 @@ def _run_on_board(conf, dbapi, rollout, resume, on_event):
     Posting is idempotent: resuming a rollout whose controller job is still
     on the board posts nothing and only watches.
     """
+    from upgrader.jobs import board as job_board
     try:
         found = post_on_board(conf, rollout, resume)
     finally:
@@ -355,6 +362,10 @@ def post_on_board(conf, rollout, resume=False):
     """Post the rollout's controller job for the conductors; return the
     rollout. The process's ZooKeeper client stays open (a conductor starting
     a scheduled rollout shares it)."""
+    from upgrader.jobs import board as job_board
+    from upgrader.jobs import controller
+    from upgrader.jobs import persistence
+    from upgrader.jobs import runner
     dbapi = db_api.get_instance()
     found = dbapi.rollout_get(rollout)
     if not (resume and found.state in states.ROLLOUT_ACTIVE
@@ -419,6 +430,7 @@ def abort(conf, rollout):
 
     :returns: the rollout's new state.
     """
+    from upgrader.jobs import runner
     dbapi = db_api.get_instance()
     found = dbapi.rollout_get(rollout)
     if found.state == states.PLANNED or (
@@ -462,6 +474,10 @@ def retry_host(conf, rollout, host):
     packages. What its steps remembered is forgotten, so they look at the
     host afresh.
     """
+    from taskflow import exceptions as tf_exc
+
+    from upgrader.jobs import dispatcher
+    from upgrader.jobs import persistence
     dbapi = db_api.get_instance()
     found, run = _stopped_host(dbapi, rollout, host, 'retry',
                                (states.HOST_ERROR,))
@@ -639,6 +655,7 @@ def purge_logbooks(conf, older_than_days=None):
 
     :returns: the names of the rollouts whose logbook was deleted.
     """
+    from upgrader.jobs import persistence
     days = (conf.persistence.retention_days if older_than_days is None
             else older_than_days)
     if days < 0:
@@ -885,7 +902,7 @@ def _rollback_targets(conf, dbapi, original, of_services, only=None):
     versions any more; only component ``only`` if given."""
     if of_services:
         cp = controlplane.fetch(conf)
-        fact = tasks_service.PREVIOUS_SERVICE_VERSIONS
+        fact = keys.PREVIOUS_SERVICE_VERSIONS
 
         def installed(host, names):
             found = cp.host_services(host)
@@ -1300,7 +1317,7 @@ def rollback_restores(conf, rollout, service=None):
     if found.committed_at is None:
         return []
     cp = controlplane.fetch(conf)
-    fact = tasks_service.PREVIOUS_SERVICE_VERSIONS
+    fact = keys.PREVIOUS_SERVICE_VERSIONS
 
     def previous(run):
         return {s: v for s, v in ((run.facts or {}).get(fact) or {}).items()
@@ -1308,7 +1325,7 @@ def rollback_restores(conf, rollout, service=None):
 
     backups = {}
     for run in dbapi.host_run_list(found.uuid):
-        backups.update((run.facts or {}).get(tasks_schema.BACKUPS) or {})
+        backups.update((run.facts or {}).get(keys.SERVICE_BACKUPS) or {})
     release = found.to_release.versions if found.to_release else {}
     new = _schema_targets(cp, dbapi, found,
                           lambda run: run.target_versions or release)

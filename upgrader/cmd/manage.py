@@ -19,7 +19,6 @@ from upgrader.cmd.common import args
 from upgrader.common import exception
 from upgrader.db import migration
 from upgrader.drivers import compute
-from upgrader.jobs import persistence
 from upgrader.plan import releases
 from upgrader.plan import train
 from upgrader.report import html as report_html
@@ -249,6 +248,8 @@ class PersistenceCommands:
 
     def sync(self):
         """Create or upgrade the TaskFlow logbook tables ([persistence])."""
+        # taskflow is slow to import: only the commands using it load it.
+        from upgrader.jobs import persistence
         persistence.upgrade(common.CONF)
         print('TaskFlow persistence schema is current.')
 

@@ -15,8 +15,6 @@ from upgrader.common import exception
 from upgrader import conf as upgrader_conf
 from upgrader.db import migration
 from upgrader.drivers import compute
-from upgrader.jobs import board as job_board
-from upgrader.jobs import persistence
 
 CONF = upgrader_conf.CONF
 Code = upgradecheck.Code
@@ -38,7 +36,12 @@ class Checks(upgradecheck.UpgradeCommands):
         return _result_of(lambda: 'schema at revision %s'
                           % migration.check_current())
 
+    # taskflow and kazoo are imported by the checks that use them, so that
+    # upgrader-status --help starts without them.
+
     def _check_persistence(self):
+        from upgrader.jobs import persistence
+
         def check():
             persistence.check(CONF)
             return 'TaskFlow logbook schema is current'
@@ -48,6 +51,7 @@ class Checks(upgradecheck.UpgradeCommands):
         if not CONF.jobboard.enabled:
             return upgradecheck.Result(
                 Code.SUCCESS, 'not enabled: rollouts run embedded')
+        from upgrader.jobs import board as job_board
 
         def check():
             version = job_board.get_client(CONF).server_version()

@@ -14,6 +14,12 @@ VERSIONS = 'versions'
 PREVIOUS_VERSIONS = 'previous_versions'
 UPGRADE_BOOT_ID = 'upgrade_boot_id'
 
+# Remembered by the control-plane steps (upgrader.tasks.service and
+# schema), read back by a rollback: {service: version} before the install,
+# and {database: backup id} taken by the rollout.
+PREVIOUS_SERVICE_VERSIONS = 'previous_service_versions'
+SERVICE_BACKUPS = 'service_backups'
+
 
 def disabled_reason(rollout_id):
     """The reason given to Nova when a rollout disables a compute service.

@@ -2,9 +2,11 @@
 
 Credentials come either from clouds.yaml (``cloud = <name>``) or from the
 keystoneauth options of this group (``auth_type = password``, ``auth_url``...).
+Those are registered by the compute driver when it loads (as keystoneauth
+registers its plugins' own): keystoneauth, with requests, is slow to import,
+and only the commands that talk to the cloud need it.
 """
 
-from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 GROUP = 'cloud'
@@ -29,11 +31,17 @@ opts = [
 
 def register_opts(conf):
     conf.register_opts(opts, group=GROUP)
+
+
+def register_keystoneauth_opts(conf):
+    """Register keystoneauth's session and auth options of this group."""
+    from keystoneauth1 import loading as ks_loading
     ks_loading.register_session_conf_options(conf, GROUP)
     ks_loading.register_auth_conf_options(conf, GROUP)
 
 
 def list_opts():
+    from keystoneauth1 import loading as ks_loading
     return (opts
             + ks_loading.get_session_conf_options()
             + ks_loading.get_auth_common_conf_options()

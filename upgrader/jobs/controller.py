@@ -30,12 +30,9 @@ from upgrader.plan import train
 from upgrader.plan import window
 from upgrader.tasks import base
 from upgrader.tasks import schema as tasks_schema
+from upgrader.workflow import templates
 
 LOG = logging.getLogger(__name__)
-
-# Policy on_failure: what exceeding the failure budget does.
-ON_FAILURE_FAIL = 'fail'        # the rollout fails (resumable)
-ON_FAILURE_PAUSE = 'pause'      # it pauses inside the wave
 
 
 class RunWave(task.Task):
@@ -66,7 +63,7 @@ class RunWave(task.Task):
                 break
             reason = ('%d host(s) failed (%s), more than the %d allowed'
                       % (len(failed), ', '.join(sorted(failed)), budget))
-            if policy.get('on_failure') != ON_FAILURE_PAUSE:
+            if policy.get('on_failure') != templates.ON_FAILURE_PAUSE:
                 raise exception.RolloutFailed(rollout=rollout_id,
                                               reason=reason)
             # Paused inside the wave: on resume its hosts run again (the

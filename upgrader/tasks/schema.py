@@ -11,11 +11,9 @@ kept.
 """
 
 from upgrader.common import exception
+from upgrader.common import keys
 from upgrader.tasks import base
 from upgrader.tasks import service
-
-# {database: backup id} taken by the rollout, remembered on each host.
-BACKUPS = 'service_backups'
 
 
 def databases(cp, versions):
@@ -118,7 +116,8 @@ class BackupDatabase(base.HostTask):
             self.event(rollout_id, 'backup %s of database %s taken (%d '
                        'writes)' % (found['id'], name, found['writes']))
             taken[name] = found['id']
-        rt.recorder.remember(rollout_id, host, BACKUPS, taken)
+        rt.recorder.remember(rollout_id, host, keys.SERVICE_BACKUPS,
+                             taken)
         return taken
 
 

@@ -10,10 +10,10 @@ installed, so a revert (or a resumed run) installs them again.
 """
 
 from upgrader.common import exception
+from upgrader.common import keys
 from upgrader.tasks import base
 
 NUMBER = (int, float)
-PREVIOUS_SERVICE_VERSIONS = 'previous_service_versions'
 # The version documents the host's services answered with before the change.
 PREVIOUS_DOCUMENTS = 'previous_api_documents'
 
@@ -92,11 +92,11 @@ class InstallServices(base.HostTask):
         rt = self.runtime
         services = named_services(self, versions)
         previous = rt.recorder.recall(rollout_id, host,
-                                      PREVIOUS_SERVICE_VERSIONS)
+                                      keys.PREVIOUS_SERVICE_VERSIONS)
         if previous is None:
             previous = {s: v['version'] for s, v in services.items()}
             rt.recorder.remember(rollout_id, host,
-                                 PREVIOUS_SERVICE_VERSIONS, previous)
+                                 keys.PREVIOUS_SERVICE_VERSIONS, previous)
         for service, view in services.items():
             if view['version'] != versions[service]:
                 self.act('installing %s' % service)
@@ -109,7 +109,7 @@ class InstallServices(base.HostTask):
     def revert(self, rollout_id, host, result, **kwargs):
         rt = self.runtime
         previous = (rt.recorder.recall(rollout_id, host,
-                                       PREVIOUS_SERVICE_VERSIONS)
+                                       keys.PREVIOUS_SERVICE_VERSIONS)
                     if base.is_failure(result) else result) or {}
         services = named_services(self, previous)
         for service, version in sorted(previous.items()):

@@ -43,6 +43,9 @@ POLICY_KEYS = {
     # succeeded (no value: only on rollout commit).
     'commit_after_seconds': (int, float),
 }
+# Policy on_failure: what exceeding the failure budget does.
+ON_FAILURE_FAIL = 'fail'        # the rollout fails (resumable)
+ON_FAILURE_PAUSE = 'pause'      # it pauses inside the wave
 
 
 def policy_problems(policy):

@@ -10,8 +10,8 @@ import pytest
 from taskflow import engines
 
 from upgrader.common import exception
+from upgrader.common import keys
 from upgrader.tasks import base
-from upgrader.tasks import schema
 from upgrader.workflow import flows
 from upgrader.workflow import templates
 
@@ -68,8 +68,8 @@ def test_keystone_across_three_controllers(cloud):  # noqa: F811
     assert _steps(recorder, 'migrate_data') == [
         ('ctl003', 'data of database keystone migrated to generation 27')]
     # Every host remembers the one backup, for a rollback after contract.
-    assert [recorder.recall('r1', h, schema.BACKUPS) for h in HOSTS] == [
-        {'keystone': 1}] * len(HOSTS)
+    assert [recorder.recall('r1', h, keys.SERVICE_BACKUPS)
+            for h in HOSTS] == [{'keystone': 1}] * len(HOSTS)
     assert [b['label'] for b in driver.backups('keystone')] == ['r1']
     # Nova's database was not touched.
     assert driver.database('nova-api')['expanded'] == 30

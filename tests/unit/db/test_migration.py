@@ -27,6 +27,7 @@ def test_unknown_revision(sqlite_url):
 
 
 def test_single_head():
-    script = migration._script()
-    assert len(script.get_heads()) == 1
-    assert migration.head() == migration._script().get_current_head()
+    from alembic import script as alembic_script
+    script = alembic_script.ScriptDirectory.from_config(migration._config())
+    assert script.get_heads() == [migration.HEAD], (
+        'a new migration: set upgrader.db.migration.HEAD to its revision')

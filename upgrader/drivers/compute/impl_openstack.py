@@ -18,6 +18,7 @@ from oslo_log import log as logging
 
 from upgrader.common import exception
 from upgrader.common import inventory as inv
+from upgrader.conf import cloud as cloud_conf
 from upgrader.drivers.compute import base
 
 LOG = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class OpenStackComputeDriver(base.ComputeDriver):
 
     def __init__(self, conf):
         super().__init__(conf)
+        cloud_conf.register_keystoneauth_opts(conf)
         self._conn = None
         self.auth_url = None
 
