@@ -88,6 +88,9 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
     @staticmethod
     def _create_engine(conf):
         engine_conf = dict(conf)
+        # taskflow's sleep(0) at each checkin is for eventlet, which
+        # upgrader never runs on: the thread then waited for the GIL.
+        engine_conf.setdefault('checkin_yield', False)
         url = sa.engine.make_url(engine_conf['connection'])
         is_sqlite = url.get_backend_name() == 'sqlite'
         in_memory = is_sqlite and url.database in (None, '', ':memory:')
