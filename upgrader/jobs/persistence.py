@@ -19,8 +19,9 @@ Why a wrapper (taskflow 6.5):
   writes the row with one ``UPDATE`` (a statement built once) and returns
   the incoming detail, as taskflow's in-memory backend does. States are
   written exactly as before.
-  ``update_flow_details`` (each flow state change) rewrote every atom row of
-  the flow; ours writes only the atoms whose row changes.
+  ``update_flow_details`` (each flow state change) read the flow and every
+  atom of it and rewrote them all; ours writes the flow's row and inserts
+  the atoms not stored yet (see :meth:`Connection.update_flow_details`).
 * Reading a whole logbook took one query per flow detail for its atoms. A
   rollout's logbook holds a flow per host, and a conductor reads the whole
   logbook of every job it claims (taskflow's ``job.book``): ours reads all
@@ -189,9 +190,45 @@ class Connection(impl_sqlalchemy.Connection):
                                   % atom_detail.uuid)
         return atom_detail
 
+    def update_flow_details(self, flow_detail):
+        """Write a flow detail's row and insert its atoms not stored yet.
+
+        taskflow's reads the stored flow and all its atoms, merges the
+        incoming detail into them (the incoming values win) and writes the
+        changed ones back. The engine's storage writes every change of an
+        atom through :meth:`update_atom_details`, and a flow detail only to
+        change its state or meta or to add atoms (``ensure_atoms``, the
+        injector of the store): an atom already stored is not written
+        again. Returns the incoming detail, as taskflow's in-memory backend
+        does.
+        """
+        fds, atoms = self._tables.flowdetails, self._tables.atomdetails
+        try:
+            with self._engine.begin() as conn:
+                if not conn.execute(
+                        sql.update(fds).where(fds.c.uuid == flow_detail.uuid)
+                        .values(flow_detail.to_dict())).rowcount:
+                    raise tf_exc.NotFound(
+                        "No flow details found with uuid '%s'"
+                        % flow_detail.uuid)
+                stored = set(conn.execute(
+                    sql.select(atoms.c.uuid)
+                    .where(atoms.c.parent_uuid == flow_detail.uuid))
+                    .scalars())
+                for ad in flow_detail:
+                    if ad.uuid not in stored:
+                        self._insert_atom_details(conn, ad,
+                                                  flow_detail.uuid)
+        except sa_exc.SQLAlchemyError:
+            tf_exc.raise_with_cause(
+                tf_exc.StorageFailure,
+                "Failed updating flow details with uuid '%s'"
+                % flow_detail.uuid)
+        return flow_detail
+
     def _update_flow_details(self, conn, fd, e_fd):
-        # As taskflow's, but an atom whose row would not change is not
-        # written again: every flow state change used to rewrite all atoms.
+        # save_logbook's (as taskflow's, but an atom whose row would not
+        # change is not written again).
         e_fd.merge(fd)
         conn.execute(
             sql.update(self._tables.flowdetails)
