@@ -89,6 +89,10 @@ def test_logbook_read_at_once(backend):
     scenarios.check_logbook_read_at_once(backend)
 
 
+def test_progress_written_with_the_flow(backend):
+    scenarios.check_progress_written_with_the_flow(backend)
+
+
 def test_update_with_same_content(backend):
     """MariaDB counts matched rows, not changed ones (else: NotFound)."""
     _run_id, fd = scenarios.new_flow(backend)

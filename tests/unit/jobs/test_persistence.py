@@ -224,3 +224,7 @@ def test_url_password_never_logged(tmp_path, caplog):
     with pytest.raises(exception.DatabaseUnavailable):
         persistence.upgrade('mysql+pymysql://root:s3cret@127.0.0.1:1/tf')
     assert 's3cret' not in caplog.text
+
+
+def test_progress_written_with_the_flow(backend):
+    scenarios.check_progress_written_with_the_flow(backend)
