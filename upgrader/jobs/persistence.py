@@ -133,16 +133,22 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
     def atom_update(self, values):
         """The UPDATE of an atom row setting these columns, its parameters
         bound by name (built once: the engine writes atoms all the time)."""
-        columns = tuple(values)
-        statement = self._atom_updates.get(columns)
+        return self._update(self.tables.atomdetails, values)
+
+    def flow_update(self, values):
+        """The same for a flow detail's row."""
+        return self._update(self.tables.flowdetails, values)
+
+    def _update(self, table, values):
+        key = (table.name,) + tuple(values)
+        statement = self._atom_updates.get(key)
         if statement is None:
-            atoms = self.tables.atomdetails
             statement = (
-                sql.update(atoms)
-                .where(atoms.c.uuid == sql.bindparam('_uuid'))
-                .values({name: sql.bindparam(name, type_=atoms.c[name].type)
-                         for name in columns}))
-            self._atom_updates[columns] = statement
+                sql.update(table)
+                .where(table.c.uuid == sql.bindparam('_uuid'))
+                .values({name: sql.bindparam(name, type_=table.c[name].type)
+                         for name in values}))
+            self._atom_updates[key] = statement
         return statement
 
     def hold_progress(self, uuid, values):
@@ -250,12 +256,13 @@ class Connection(impl_sqlalchemy.Connection):
         again. Returns the incoming detail, as taskflow's in-memory backend
         does.
         """
-        fds, atoms = self._tables.flowdetails, self._tables.atomdetails
+        atoms = self._tables.atomdetails
         try:
             with self._engine.begin() as conn:
-                if not conn.execute(
-                        sql.update(fds).where(fds.c.uuid == flow_detail.uuid)
-                        .values(flow_detail.to_dict())).rowcount:
+                values = flow_detail.to_dict()
+                if not conn.execute(self._backend.flow_update(values),
+                                    dict(values, _uuid=flow_detail.uuid)
+                                    ).rowcount:
                     raise tf_exc.NotFound(
                         "No flow details found with uuid '%s'"
                         % flow_detail.uuid)
@@ -263,10 +270,9 @@ class Connection(impl_sqlalchemy.Connection):
                     sql.select(atoms.c.uuid)
                     .where(atoms.c.parent_uuid == flow_detail.uuid))
                     .scalars())
-                for ad in flow_detail:
-                    if ad.uuid not in stored:
-                        self._insert_atom_details(conn, ad,
-                                                  flow_detail.uuid)
+                self._insert_atoms(conn, [ad for ad in flow_detail
+                                          if ad.uuid not in stored],
+                                   flow_detail.uuid)
                 for uuid, values in self._backend.take_held(flow_detail):
                     conn.execute(self._backend.atom_update(values),
                                  dict(values, _uuid=uuid))
@@ -276,6 +282,15 @@ class Connection(impl_sqlalchemy.Connection):
                 "Failed updating flow details with uuid '%s'"
                 % flow_detail.uuid)
         return flow_detail
+
+    def _insert_atoms(self, conn, atom_details, parent_uuid):
+        """Insert atom rows with one statement (taskflow's builds and runs
+        one per atom)."""
+        if atom_details:
+            conn.execute(sql.insert(self._tables.atomdetails), [
+                dict(ad.to_dict(), parent_uuid=parent_uuid,
+                     atom_type=models.atom_detail_type(ad))
+                for ad in atom_details])
 
     def _update_flow_details(self, conn, fd, e_fd):
         # save_logbook's (as taskflow's, but an atom whose row would not
