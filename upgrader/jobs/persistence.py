@@ -315,21 +315,45 @@ class Connection(impl_sqlalchemy.Connection):
                     .where(self._tables.atomdetails.c.uuid == e_ad.uuid)
                     .values(merged))
 
-    def add_flow_details(self, book_uuid, flow_detail):
-        """Insert a new flow detail (and its atoms) into a saved logbook.
+    def add_flow_details(self, book_uuid, *flow_details):
+        """Insert new flow details (and their atoms) into a saved logbook,
+        in one transaction; returns the first.
 
         Unlike ``save_logbook``, this does not read and rewrite the whole
         logbook, which grows with every host of a rollout.
         """
         try:
             with self._engine.begin() as conn:
-                self._insert_flow_details(conn, flow_detail, book_uuid)
+                for flow_detail in flow_details:
+                    self._insert_flow_details(conn, flow_detail, book_uuid)
         except sa_exc.SQLAlchemyError:
             tf_exc.raise_with_cause(
                 tf_exc.StorageFailure,
                 "Failed adding flow details '%s' to logbook '%s'"
-                % (flow_detail.uuid, book_uuid))
-        return flow_detail
+                % (', '.join(fd.uuid for fd in flow_details), book_uuid))
+        return flow_details[0]
+
+    def find_flow_details(self, flow_uuids):
+        """{uuid: flow detail with its atoms} of those of ``flow_uuids``
+        saved, in two queries (a wave's host flows at once)."""
+        fds, atoms = self._tables.flowdetails, self._tables.atomdetails
+        found = {}
+        try:
+            with self._engine.connect() as conn:
+                for row in conn.execute(sql.select(fds).where(
+                        fds.c.uuid.in_(list(flow_uuids)))):
+                    fd = self._converter.convert_flow_detail(row._mapping)
+                    found[fd.uuid] = fd
+                if found:
+                    for row in conn.execute(sql.select(atoms).where(
+                            atoms.c.parent_uuid.in_(list(found)))):
+                        row = row._mapping
+                        found[row['parent_uuid']].add(
+                            self._converter.convert_atom_detail(row))
+        except sa_exc.SQLAlchemyError:
+            tf_exc.raise_with_cause(tf_exc.StorageFailure,
+                                    'Failed reading flow details')
+        return found
 
 
 def _tune_sqlite(engine, in_memory, busy_timeout, synchronous):
@@ -530,16 +554,38 @@ def create_flow_detail(backend, book, name, flow_factory, factory_args=None,
         importable by name; its arguments must be JSON-serialisable.
     :returns: the saved FlowDetail, to pass to :func:`load_engine`.
     """
-    flow_detail = models.FlowDetail(name, uuid=uuid or uuidutils.generate_uuid())
-    flow_detail.meta = dict(meta or {})
-    # Without a backend this only validates and records the factory.
-    engines.save_factory_details(flow_detail, flow_factory,
-                                 list(factory_args or ()),
-                                 dict(factory_kwargs or {}))
+    return create_flow_details(backend, book, [dict(
+        name=name, flow_factory=flow_factory, factory_args=factory_args,
+        factory_kwargs=factory_kwargs, uuid=uuid, meta=meta)])[0]
+
+
+def create_flow_details(backend, book, specs):
+    """Save new flow details in ``book``, in one transaction: each spec a
+    dict of :func:`create_flow_detail`'s keyword arguments. Returns them
+    in order."""
+    flow_details = []
+    for spec in specs:
+        fd = models.FlowDetail(spec['name'], uuid=spec.get('uuid')
+                               or uuidutils.generate_uuid())
+        fd.meta = dict(spec.get('meta') or {})
+        # Without a backend this only validates and records the factory.
+        engines.save_factory_details(fd, spec['flow_factory'],
+                                     list(spec.get('factory_args') or ()),
+                                     dict(spec.get('factory_kwargs') or {}))
+        flow_details.append(fd)
+    if flow_details:
+        with contextlib.closing(backend.get_connection()) as conn:
+            conn.add_flow_details(book.uuid, *flow_details)
+    for fd in flow_details:
+        book.add(fd)
+    return flow_details
+
+
+def find_flow_details(backend, flow_uuids):
+    """{uuid: flow detail with its atoms} of those of ``flow_uuids`` that
+    are saved (one read for all)."""
     with contextlib.closing(backend.get_connection()) as conn:
-        conn.add_flow_details(book.uuid, flow_detail)
-    book.add(flow_detail)
-    return flow_detail
+        return conn.find_flow_details(flow_uuids)
 
 
 def get_flow_detail(backend, flow_uuid):
