@@ -254,3 +254,12 @@ def test_flow_details_of_a_wave_at_once(backend):
         h: fd.uuid for h, fd in created.items()}
     assert again['h2'].meta['store']['host'] == 'h2'
     assert persistence.find_flow_details(backend, ['nope']) == {}
+
+
+def test_parents_indexed(url, backend):
+    import sqlalchemy as sa
+    persistence.upgrade(url)        # again: idempotent
+    inspector = sa.inspect(backend.engine)
+    names = {index['name'] for table in ('flowdetails', 'atomdetails')
+             for index in inspector.get_indexes(table)}
+    assert set(persistence.PARENT_INDEXES) <= names
