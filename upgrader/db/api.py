@@ -193,7 +193,8 @@ class Connection(metaclass=abc.ABCMeta):
 
         :param values: columns to update, as for host_run_update.
         :param events: dicts of ``event_add`` arguments (``message``,
-            ``level``, ``step``), added for this host.
+            ``level``, ``step``; ``created_at`` for one recorded earlier),
+            added for this host.
         :param count_fact: a fact (in ``facts``) counting something: it is
             incremented; the new count is returned.
         :raises HostRunNotFound:

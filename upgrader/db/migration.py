@@ -64,6 +64,9 @@ def _run(fn, revision):
         if db_engine.sqlite_path() is not None:
             with db_engine.connect() as connection:
                 db_engine.set_wal(connection.connection.cursor())
+            # Pooled connections opened on the empty file lack the
+            # pragmas of WAL mode (synchronous=NORMAL): open new ones.
+            db_engine.get_context_manager().dispose_pool()
     except alembic_util.CommandError as e:
         raise exception.InvalidInput(
             reason='revision %s: %s' % (revision, e)) from e

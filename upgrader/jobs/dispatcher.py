@@ -56,19 +56,30 @@ def host_flow_detail(backend, job):
     Its store travels in the flow detail's meta (where taskflow's conductors
     also look), so any process can run it from the detail alone.
     """
-    fd_uuid = host_flow_uuid(job.rollout_id, job.host)
-    try:
-        return persistence.get_flow_detail(backend, fd_uuid)
-    except tf_exc.NotFound:
-        pass
-    book = persistence.logbook_for(backend, job.rollout_id, job.rollout_id)
-    store = flows.host_store(job.rollout_id, job.host, job.moves,
-                             job.versions)
-    return persistence.create_flow_detail(
-        backend, book, name='host %s' % job.host,
-        flow_factory=flows.host_flow,
-        factory_args=[job.host, job.template_content], uuid=fd_uuid,
-        meta={'store': store, 'host': job.host})
+    return host_flow_details(backend, [job])[job.host]
+
+
+def host_flow_details(backend, jobs):
+    """{host: its flow detail} for host jobs of one rollout (a wave's):
+    the saved ones read and the others created, all in three transactions,
+    not up to three per host."""
+    if not jobs:
+        return {}
+    by_uuid = {host_flow_uuid(job.rollout_id, job.host): job for job in jobs}
+    found = persistence.find_flow_details(backend, by_uuid)
+    new = [(fd_uuid, job) for fd_uuid, job in by_uuid.items()
+           if fd_uuid not in found]
+    for rollout_id in sorted({job.rollout_id for _uuid, job in new}):
+        book = persistence.logbook_for(backend, rollout_id, rollout_id)
+        created = persistence.create_flow_details(backend, book, [dict(
+            name='host %s' % job.host, flow_factory=flows.host_flow,
+            factory_args=[job.host, job.template_content], uuid=fd_uuid,
+            meta={'store': flows.host_store(job.rollout_id, job.host,
+                                            job.moves, job.versions),
+                  'host': job.host})
+            for fd_uuid, job in new if job.rollout_id == rollout_id])
+        found.update((fd.uuid, fd) for fd in created)
+    return {job.host: found[fd_uuid] for fd_uuid, job in by_uuid.items()}
 
 
 def outcome(flow_state):
@@ -205,8 +216,9 @@ class JobboardDispatcher(Dispatcher):
         waiting = {}
         outcomes = {}
         todo = []
+        details = host_flow_details(self.backend, jobs)
         for job in jobs:
-            flow_detail = host_flow_detail(self.backend, job)
+            flow_detail = details[job.host]
             done = outcome(flow_detail.state)
             if done in (DONE, FAILED):
                 outcomes[job.host] = done

@@ -18,9 +18,15 @@ Why a wrapper (taskflow 6.5):
   come from the incoming detail), so :meth:`Connection.update_atom_details`
   writes the row with one ``UPDATE`` (a statement built once) and returns
   the incoming detail, as taskflow's in-memory backend does. States are
-  written exactly as before.
-  ``update_flow_details`` (each flow state change) rewrote every atom row of
-  the flow; ours writes only the atoms whose row changes.
+  written exactly as before. A change of the task's progress alone (the
+  engine's marks: 0 as a task starts, 1 as it ends) is held back and
+  written with the atom's next write or, at the latest, the flow's next
+  write (its end, or its suspension): two transactions per task, not four.
+  A process killed in between loses only progress marks (nothing reads
+  them: a RUNNING task runs again from scratch).
+  ``update_flow_details`` (each flow state change) read the flow and every
+  atom of it and rewrote them all; ours writes the flow's row and inserts
+  the atoms not stored yet (see :meth:`Connection.update_flow_details`).
 * Reading a whole logbook took one query per flow detail for its atoms. A
   rollout's logbook holds a flow per host, and a conductor reads the whole
   logbook of every job it claims (taskflow's ``job.book``): ours reads all
@@ -65,6 +71,12 @@ DEFAULT_DRIVERS = {
     'postgres': 'postgresql+psycopg2',
 }
 
+# The atom meta key of a task's progress (taskflow's storage.META_PROGRESS).
+_PROGRESS = 'progress'
+# Flow states after which an engine writes its atoms no more.
+_STOPPED_STATES = frozenset([states.SUCCESS, states.FAILURE, states.REVERTED,
+                             states.SUSPENDED])
+
 # Flow states in which a flow detail still has work to do.
 UNFINISHED_STATES = frozenset([states.PENDING, states.RUNNING,
                                states.RESUMING, states.SUSPENDED,
@@ -84,10 +96,17 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
         self.tables = tf_tables.fetch(self.metadata)
         self.converter = _Converter(self.tables)
         self._atom_updates = {}
+        # Atom uuid -> the row this process last wrote for it, and the
+        # progress marks held back (see Connection.update_atom_details).
+        self._written = {}
+        self._held = {}
 
     @staticmethod
     def _create_engine(conf):
         engine_conf = dict(conf)
+        # taskflow's sleep(0) at each checkin is for eventlet, which
+        # upgrader never runs on: the thread then waited for the GIL.
+        engine_conf.setdefault('checkin_yield', False)
         url = sa.engine.make_url(engine_conf['connection'])
         is_sqlite = url.get_backend_name() == 'sqlite'
         in_memory = is_sqlite and url.database in (None, '', ':memory:')
@@ -114,17 +133,53 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
     def atom_update(self, values):
         """The UPDATE of an atom row setting these columns, its parameters
         bound by name (built once: the engine writes atoms all the time)."""
-        columns = tuple(values)
-        statement = self._atom_updates.get(columns)
+        return self._update(self.tables.atomdetails, values)
+
+    def flow_update(self, values):
+        """The same for a flow detail's row."""
+        return self._update(self.tables.flowdetails, values)
+
+    def _update(self, table, values):
+        key = (table.name,) + tuple(values)
+        statement = self._atom_updates.get(key)
         if statement is None:
-            atoms = self.tables.atomdetails
             statement = (
-                sql.update(atoms)
-                .where(atoms.c.uuid == sql.bindparam('_uuid'))
-                .values({name: sql.bindparam(name, type_=atoms.c[name].type)
-                         for name in columns}))
-            self._atom_updates[columns] = statement
+                sql.update(table)
+                .where(table.c.uuid == sql.bindparam('_uuid'))
+                .values({name: sql.bindparam(name, type_=table.c[name].type)
+                         for name in values}))
+            self._atom_updates[key] = statement
         return statement
+
+    def hold_progress(self, uuid, values):
+        """Whether ``values`` (an atom's row) differ from the row this
+        process last wrote only by the task's progress: then they are held
+        back until the flow's next write."""
+        written = self._written.get(uuid)
+        if written is None or written.keys() != values.keys() or any(
+                written[k] != values[k] for k in values if k != 'meta'):
+            return False
+        meta = dict(values['meta'] or {})
+        old_meta = dict(written['meta'] or {})
+        if meta.pop(_PROGRESS, None) == old_meta.pop(_PROGRESS, None) or \
+                meta != old_meta:
+            return False
+        self._held[uuid] = values
+        return True
+
+    def written(self, uuid, values):
+        self._held.pop(uuid, None)
+        self._written[uuid] = dict(values, meta=dict(values['meta'] or {}))
+
+    def take_held(self, flow_detail):
+        """The held-back rows of a flow's atoms (to write now); a flow that
+        stops running forgets the rows last written."""
+        held = [(ad.uuid, self._held.pop(ad.uuid)) for ad in flow_detail
+                if ad.uuid in self._held]
+        if flow_detail.state in _STOPPED_STATES:
+            for ad in flow_detail:
+                self._written.pop(ad.uuid, None)
+        return held
 
     def get_connection(self):
         conn = Connection(self)
@@ -171,6 +226,8 @@ class Connection(impl_sqlalchemy.Connection):
 
     def update_atom_details(self, atom_detail):
         values = atom_detail.to_dict()
+        if self._backend.hold_progress(atom_detail.uuid, values):
+            return atom_detail
         try:
             with self._engine.begin() as conn:
                 result = conn.execute(self._backend.atom_update(values),
@@ -184,11 +241,60 @@ class Connection(impl_sqlalchemy.Connection):
         if not found:
             raise tf_exc.NotFound("No atom details found with uuid '%s'"
                                   % atom_detail.uuid)
+        self._backend.written(atom_detail.uuid, values)
         return atom_detail
 
+    def update_flow_details(self, flow_detail):
+        """Write a flow detail's row and insert its atoms not stored yet.
+
+        taskflow's reads the stored flow and all its atoms, merges the
+        incoming detail into them (the incoming values win) and writes the
+        changed ones back. The engine's storage writes every change of an
+        atom through :meth:`update_atom_details`, and a flow detail only to
+        change its state or meta or to add atoms (``ensure_atoms``, the
+        injector of the store): an atom already stored is not written
+        again. Returns the incoming detail, as taskflow's in-memory backend
+        does.
+        """
+        atoms = self._tables.atomdetails
+        try:
+            with self._engine.begin() as conn:
+                values = flow_detail.to_dict()
+                if not conn.execute(self._backend.flow_update(values),
+                                    dict(values, _uuid=flow_detail.uuid)
+                                    ).rowcount:
+                    raise tf_exc.NotFound(
+                        "No flow details found with uuid '%s'"
+                        % flow_detail.uuid)
+                stored = set(conn.execute(
+                    sql.select(atoms.c.uuid)
+                    .where(atoms.c.parent_uuid == flow_detail.uuid))
+                    .scalars())
+                self._insert_atoms(conn, [ad for ad in flow_detail
+                                          if ad.uuid not in stored],
+                                   flow_detail.uuid)
+                for uuid, values in self._backend.take_held(flow_detail):
+                    conn.execute(self._backend.atom_update(values),
+                                 dict(values, _uuid=uuid))
+        except sa_exc.SQLAlchemyError:
+            tf_exc.raise_with_cause(
+                tf_exc.StorageFailure,
+                "Failed updating flow details with uuid '%s'"
+                % flow_detail.uuid)
+        return flow_detail
+
+    def _insert_atoms(self, conn, atom_details, parent_uuid):
+        """Insert atom rows with one statement (taskflow's builds and runs
+        one per atom)."""
+        if atom_details:
+            conn.execute(sql.insert(self._tables.atomdetails), [
+                dict(ad.to_dict(), parent_uuid=parent_uuid,
+                     atom_type=models.atom_detail_type(ad))
+                for ad in atom_details])
+
     def _update_flow_details(self, conn, fd, e_fd):
-        # As taskflow's, but an atom whose row would not change is not
-        # written again: every flow state change used to rewrite all atoms.
+        # save_logbook's (as taskflow's, but an atom whose row would not
+        # change is not written again).
         e_fd.merge(fd)
         conn.execute(
             sql.update(self._tables.flowdetails)
@@ -209,21 +315,45 @@ class Connection(impl_sqlalchemy.Connection):
                     .where(self._tables.atomdetails.c.uuid == e_ad.uuid)
                     .values(merged))
 
-    def add_flow_details(self, book_uuid, flow_detail):
-        """Insert a new flow detail (and its atoms) into a saved logbook.
+    def add_flow_details(self, book_uuid, *flow_details):
+        """Insert new flow details (and their atoms) into a saved logbook,
+        in one transaction; returns the first.
 
         Unlike ``save_logbook``, this does not read and rewrite the whole
         logbook, which grows with every host of a rollout.
         """
         try:
             with self._engine.begin() as conn:
-                self._insert_flow_details(conn, flow_detail, book_uuid)
+                for flow_detail in flow_details:
+                    self._insert_flow_details(conn, flow_detail, book_uuid)
         except sa_exc.SQLAlchemyError:
             tf_exc.raise_with_cause(
                 tf_exc.StorageFailure,
                 "Failed adding flow details '%s' to logbook '%s'"
-                % (flow_detail.uuid, book_uuid))
-        return flow_detail
+                % (', '.join(fd.uuid for fd in flow_details), book_uuid))
+        return flow_details[0]
+
+    def find_flow_details(self, flow_uuids):
+        """{uuid: flow detail with its atoms} of those of ``flow_uuids``
+        saved, in two queries (a wave's host flows at once)."""
+        fds, atoms = self._tables.flowdetails, self._tables.atomdetails
+        found = {}
+        try:
+            with self._engine.connect() as conn:
+                for row in conn.execute(sql.select(fds).where(
+                        fds.c.uuid.in_(list(flow_uuids)))):
+                    fd = self._converter.convert_flow_detail(row._mapping)
+                    found[fd.uuid] = fd
+                if found:
+                    for row in conn.execute(sql.select(atoms).where(
+                            atoms.c.parent_uuid.in_(list(found)))):
+                        row = row._mapping
+                        found[row['parent_uuid']].add(
+                            self._converter.convert_atom_detail(row))
+        except sa_exc.SQLAlchemyError:
+            tf_exc.raise_with_cause(tf_exc.StorageFailure,
+                                    'Failed reading flow details')
+        return found
 
 
 def _tune_sqlite(engine, in_memory, busy_timeout, synchronous):
@@ -331,9 +461,22 @@ def _unavailable(url, err):
         reason='%s: %s' % (mask_url(url), text))
 
 
+# Our indexes on TaskFlow's tables: {name: (table, column)}.
+PARENT_INDEXES = {
+    'upgrader_flowdetails_parent_idx': ('flowdetails', 'parent_uuid'),
+    'upgrader_atomdetails_parent_idx': ('atomdetails', 'parent_uuid'),
+}
+
+
 def upgrade(conf_or_url):
     """Create or upgrade TaskFlow's tables (its own alembic migrations; on
-    SQLite, ``create_all``, as taskflow does). Idempotent.
+    SQLite, ``create_all``, as taskflow does), and index their parents.
+    Idempotent.
+
+    taskflow indexes no ``parent_uuid``: reading a flow's atoms, and on
+    SQLite every write of a flow's row (the foreign key of its atoms is
+    checked), scanned every atom of the database, a cost per host flow
+    that grew with the rollout (MySQL indexes foreign keys by itself).
 
     :raises: DatabaseUnavailable (one line, password masked) when the
         database cannot be reached or migrated; ConfigInvalid for a bad URL.
@@ -348,6 +491,9 @@ def upgrade(conf_or_url):
     try:
         with contextlib.closing(backend.get_connection()) as conn:
             conn.upgrade()
+        for name, (table, column) in sorted(PARENT_INDEXES.items()):
+            sa.Index(name, getattr(backend.tables, table).c[column]).create(
+                backend.engine, checkfirst=True)
     except (sa_exc.SQLAlchemyError, tf_exc.StorageFailure) as err:
         raise _unavailable(url, err) from err
     finally:
@@ -424,16 +570,38 @@ def create_flow_detail(backend, book, name, flow_factory, factory_args=None,
         importable by name; its arguments must be JSON-serialisable.
     :returns: the saved FlowDetail, to pass to :func:`load_engine`.
     """
-    flow_detail = models.FlowDetail(name, uuid=uuid or uuidutils.generate_uuid())
-    flow_detail.meta = dict(meta or {})
-    # Without a backend this only validates and records the factory.
-    engines.save_factory_details(flow_detail, flow_factory,
-                                 list(factory_args or ()),
-                                 dict(factory_kwargs or {}))
+    return create_flow_details(backend, book, [dict(
+        name=name, flow_factory=flow_factory, factory_args=factory_args,
+        factory_kwargs=factory_kwargs, uuid=uuid, meta=meta)])[0]
+
+
+def create_flow_details(backend, book, specs):
+    """Save new flow details in ``book``, in one transaction: each spec a
+    dict of :func:`create_flow_detail`'s keyword arguments. Returns them
+    in order."""
+    flow_details = []
+    for spec in specs:
+        fd = models.FlowDetail(spec['name'], uuid=spec.get('uuid')
+                               or uuidutils.generate_uuid())
+        fd.meta = dict(spec.get('meta') or {})
+        # Without a backend this only validates and records the factory.
+        engines.save_factory_details(fd, spec['flow_factory'],
+                                     list(spec.get('factory_args') or ()),
+                                     dict(spec.get('factory_kwargs') or {}))
+        flow_details.append(fd)
+    if flow_details:
+        with contextlib.closing(backend.get_connection()) as conn:
+            conn.add_flow_details(book.uuid, *flow_details)
+    for fd in flow_details:
+        book.add(fd)
+    return flow_details
+
+
+def find_flow_details(backend, flow_uuids):
+    """{uuid: flow detail with its atoms} of those of ``flow_uuids`` that
+    are saved (one read for all)."""
     with contextlib.closing(backend.get_connection()) as conn:
-        conn.add_flow_details(book.uuid, flow_detail)
-    book.add(flow_detail)
-    return flow_detail
+        return conn.find_flow_details(flow_uuids)
 
 
 def get_flow_detail(backend, flow_uuid):

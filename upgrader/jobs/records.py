@@ -78,13 +78,31 @@ class DbRecorder(base.Recorder):
         super().wave_end(rollout_id, index)
         self.notifier.wave_end(rollout_id, index)
 
-    def step(self, rollout_id, host, step):
-        # One write: the step, and the event that marks when it started
-        # (reports draw it).
+    def step(self, rollout_id, host, step, done=()):
+        """A step starts. One write: the step, and the event that marks
+        when it started (reports draw it), after ``done``: events of
+        :meth:`step_done` not written yet."""
         self.dbapi.host_run_record(
             rollout_id, host, {'step': step},
-            events=[{'message': events.STEP_STARTED, 'step': step}])
+            events=list(done) + [{'message': events.STEP_STARTED,
+                                  'step': step}])
         self._notify('step', host=host, step=step)
+
+    def step_done(self, rollout_id, host, step):
+        """A step succeeded: logged and shown now; returns its event, for
+        the caller to write with the host's next write (:meth:`step`,
+        :meth:`events`)."""
+        message = events.STEP_DONE
+        super().event(rollout_id, host, step, message)
+        self._notify('event', host=host, step=step, message=message,
+                     level='INFO')
+        return {'message': message, 'step': step,
+                'created_at': timeutils.utcnow()}
+
+    def events(self, rollout_id, host, held):
+        """Write events recorded earlier (see :meth:`step_done`)."""
+        if held:
+            self.dbapi.host_run_record(rollout_id, host, events=held)
 
     def event(self, rollout_id, host, step, message, level='INFO'):
         super().event(rollout_id, host, step, message, level)
@@ -273,7 +291,16 @@ class DbRollouts:
 
 
 class StepListener(listener_base.Listener):
-    """Records each host's current step and every step's outcome."""
+    """Records each host's current step and every step's outcome.
+
+    A step's success is written with the next step's start (or, after the
+    last step, when the flow stops): one write per step, not two, and the
+    event keeps the time it happened. A process killed in between loses
+    that one event (the logbook still says the step succeeded).
+    """
+
+    FLOW_STOPS = (tf_states.SUCCESS, tf_states.FAILURE, tf_states.REVERTED,
+                  tf_states.SUSPENDED)
 
     OUTCOMES = {tf_states.SUCCESS: ('INFO', events.STEP_DONE),
                 tf_states.FAILURE: ('ERROR', events.STEP_FAILED),
@@ -282,19 +309,40 @@ class StepListener(listener_base.Listener):
     def __init__(self, engine, recorder, rollout_id, host):
         super().__init__(
             engine, task_listen_for=(tf_states.RUNNING,) + tuple(
-                self.OUTCOMES), flow_listen_for=(), retry_listen_for=())
+                self.OUTCOMES), flow_listen_for=self.FLOW_STOPS,
+            retry_listen_for=())
         self.recorder = recorder
         self.rollout_id = rollout_id
         self.host = host
+        self._done = []         # step-done events not written yet
 
     def _task_receiver(self, state, details):
         step = details['task_name'].split('.', 1)[-1]
         if state == tf_states.RUNNING:
-            self.recorder.step(self.rollout_id, self.host, step)
+            done, self._done = self._done, []
+            self.recorder.step(self.rollout_id, self.host, step, done=done)
             return
+        if state == tf_states.SUCCESS:
+            self._done.append(self.recorder.step_done(self.rollout_id,
+                                                      self.host, step))
+            return
+        self._flush()
         level, message = self.OUTCOMES[state]
         result = details.get('result')
         if state == tf_states.FAILURE and result is not None:
             message += ': %s' % result.exception_str
         self.recorder.event(self.rollout_id, self.host, step, message,
                             level=level)
+
+    def _flow_receiver(self, state, details):
+        self._flush()
+
+    def deregister(self):
+        try:
+            self._flush()
+        finally:
+            super().deregister()
+
+    def _flush(self):
+        done, self._done = self._done, []
+        self.recorder.events(self.rollout_id, self.host, done)

@@ -5,12 +5,18 @@ factory's dotted name and arguments (the template's content is one of them,
 so a template edited since the rollout started changes nothing).
 """
 
+import functools
+
 from taskflow.patterns import linear_flow
 
 from upgrader.common import keys
 from upgrader import tasks
 from upgrader.tasks import lifecycle
 from upgrader.workflow import templates
+
+# Templates whose steps a process keeps (a rollout has one, a release
+# train one per stage).
+TEMPLATE_CACHE_SIZE = 32
 
 
 def host_flow(host, template_content):
@@ -19,14 +25,27 @@ def host_flow(host, template_content):
     Its store needs ``rollout_id``, ``host``, ``moves`` and ``versions``
     (see :func:`host_store`).
     """
-    template = templates.parse(template_content, 'template of host %s' % host)
-    library = tasks.library()
-    flow = linear_flow.Flow('%s.%s' % (host, template.name))
+    name, steps = _steps(template_content)
+    flow = linear_flow.Flow('%s.%s' % (host, name))
     flow.add(lifecycle.MarkHostRunning(host))
-    for step in template.steps:
-        flow.add(library[step.task](host, **step.args))
+    for task_class, args in steps:
+        flow.add(task_class(host, **args))
     flow.add(lifecycle.MarkHostDone(host))
     return flow
+
+
+@functools.lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
+def _steps(template_content):
+    """(name, ((task class, arguments), ...)) of a template's content.
+
+    Parsed and its task plugins loaded once per process, not for every
+    host (a conductor builds a flow per host job it claims); the content
+    is the key, so an edited template is parsed afresh.
+    """
+    template = templates.parse(template_content, 'a host flow\'s template')
+    library = tasks.library()
+    return template.name, tuple((library[step.task], dict(step.args))
+                                for step in template.steps)
 
 
 def host_store(rollout_id, host, moves, versions):

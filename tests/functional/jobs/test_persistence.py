@@ -58,6 +58,13 @@ def test_sync_is_idempotent_and_checked(empty_url):
             'alembic_version'} <= names
 
 
+def test_parents_indexed(backend):
+    inspector = sa.inspect(backend.engine)
+    names = {index['name'] for table in ('flowdetails', 'atomdetails')
+             for index in inspector.get_indexes(table)}
+    assert set(persistence.PARENT_INDEXES) <= names
+
+
 def test_plain_url_works(kind, url):
     """mysql:// and postgresql:// get the drivers we ship."""
     plain = sa.engine.make_url(url)
@@ -87,6 +94,10 @@ def test_concurrent_engines(backend):
 
 def test_logbook_read_at_once(backend):
     scenarios.check_logbook_read_at_once(backend)
+
+
+def test_progress_written_with_the_flow(backend):
+    scenarios.check_progress_written_with_the_flow(backend)
 
 
 def test_update_with_same_content(backend):

@@ -2,6 +2,7 @@
 masked."""
 
 import pytest
+import sqlalchemy as sa
 
 from upgrader.common import exception
 from upgrader.db import migration
@@ -19,6 +20,19 @@ def test_sqlite_pragmas(sqlite_url):
             assert pragma('PRAGMA busy_timeout').scalar() == (
                 engine.SQLITE_BUSY_TIMEOUT_MS)
             assert pragma('PRAGMA synchronous').scalar() == 1   # NORMAL
+
+
+def test_sqlite_file_pooled(sqlite_url):
+    # One connection reused, not a new one (and a WAL checkpoint when it
+    # closes) per transaction.
+    with use_database(sqlite_url):
+        migration.upgrade()
+        seen = set()
+        for _ in range(3):
+            with engine.connect() as connection:
+                seen.add(id(connection.connection.dbapi_connection))
+        assert len(seen) == 1
+        assert isinstance(engine.get_engine().pool, sa.pool.QueuePool)
 
 
 def test_sqlite_directory_missing(tmp_path):

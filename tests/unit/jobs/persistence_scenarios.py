@@ -255,3 +255,25 @@ def check_logbook_read_at_once(backend, flows=3):
         alone = persistence.get_flow_detail(backend, fd.uuid)
         assert ({ad.uuid: ad.to_dict() for ad in read.find(fd.uuid)}
                 == {ad.uuid: ad.to_dict() for ad in alone})
+
+
+def check_progress_written_with_the_flow(backend):
+    """A task's progress marks cost no transaction of their own, and the
+    stored atoms end exactly as the engine holds them (progress 1 too)."""
+    _run_id, fd = new_flow(backend)
+    engine = persistence.load_engine(backend, fd)
+    commits = []
+    listener = lambda conn: commits.append(1)      # noqa: E731
+    event.listen(backend.engine, 'commit', listener)
+    try:
+        engine.run()
+    finally:
+        event.remove(backend.engine, 'commit', listener)
+    # Two per task (running, its result); the flow's own: its atoms
+    # created, running, success.
+    assert len(commits) == 2 * len(STEPS) + 3, len(commits)
+    stored = {ad.uuid: ad.to_dict()
+              for ad in persistence.get_flow_detail(backend, fd.uuid)}
+    held = {ad.uuid: ad.to_dict() for ad in engine.storage._flowdetail}
+    assert stored == held
+    assert {ad['meta'].get('progress') for ad in stored.values()} == {1.0}

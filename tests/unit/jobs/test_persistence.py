@@ -224,3 +224,42 @@ def test_url_password_never_logged(tmp_path, caplog):
     with pytest.raises(exception.DatabaseUnavailable):
         persistence.upgrade('mysql+pymysql://root:s3cret@127.0.0.1:1/tf')
     assert 's3cret' not in caplog.text
+
+
+def test_progress_written_with_the_flow(backend):
+    scenarios.check_progress_written_with_the_flow(backend)
+
+
+def test_flow_details_of_a_wave_at_once(backend):
+    from upgrader.jobs import dispatcher
+    jobs = [dispatcher.HostJob(rollout_id='r-wave', host=host,
+                               template_content='unused', moves=[],
+                               versions={}) for host in ('h1', 'h2', 'h3')]
+    commits = []
+    listener = lambda conn: commits.append(1)      # noqa: E731
+    event.listen(backend.engine, 'commit', listener)
+    try:
+        first = dispatcher.host_flow_details(backend, jobs[:1])
+        # The logbook, then the other two flow details in one transaction.
+        commits.clear()
+        created = dispatcher.host_flow_details(backend, jobs)
+        assert len(commits) <= 2
+        commits.clear()
+        again = dispatcher.host_flow_details(backend, jobs)
+        assert not commits          # read only
+    finally:
+        event.remove(backend.engine, 'commit', listener)
+    assert created['h1'].uuid == first['h1'].uuid
+    assert {h: fd.uuid for h, fd in again.items()} == {
+        h: fd.uuid for h, fd in created.items()}
+    assert again['h2'].meta['store']['host'] == 'h2'
+    assert persistence.find_flow_details(backend, ['nope']) == {}
+
+
+def test_parents_indexed(url, backend):
+    import sqlalchemy as sa
+    persistence.upgrade(url)        # again: idempotent
+    inspector = sa.inspect(backend.engine)
+    names = {index['name'] for table in ('flowdetails', 'atomdetails')
+             for index in inspector.get_indexes(table)}
+    assert set(persistence.PARENT_INDEXES) <= names

@@ -117,3 +117,19 @@ def test_digest_follows_content():
     a = templates.parse('name: x\nsteps: [reboot]\n')
     b = templates.parse('name: x\nsteps: [reboot]  # changed\n')
     assert a.digest != b.digest
+
+
+def test_host_flows_parse_their_template_once(monkeypatch):
+    content = templates.load(conf.CONF, 'compute-rolling-reboot').content
+    content += '\n# this test\'s own copy\n'
+    parsed = []
+    parse = templates.parse
+    monkeypatch.setattr(templates, 'parse',
+                        lambda *args: parsed.append(1) or parse(*args))
+    first, second = (flows.host_flow(host, content) for host in ('a', 'b'))
+    assert len(parsed) == 1
+    assert [a.name for a in second] == [
+        a.name.replace('a.', 'b.', 1) for a in first]
+    assert next(iter(second)) is not next(iter(first))
+    flows.host_flow('c', content + '# edited\n')
+    assert len(parsed) == 2

@@ -148,16 +148,17 @@ def _rollout_id(session, ident):
     return rollout_id
 
 
-def _event_row(rollout_id, host, message, level='info', step=None):
+def _event_row(rollout_id, host, message, level='info', step=None,
+               created_at=None):
     """The columns of a new event (its level checked, its message
-    masked)."""
+    masked); ``created_at`` defaults to now."""
     if level not in EVENT_LEVELS:
         raise exception.InvalidInput(
             reason='event level %r: one of %s'
                    % (level, ', '.join(EVENT_LEVELS)))
     return {'rollout_id': rollout_id, 'host': host, 'level': level,
             'step': step, 'message': _mask(message),
-            'created_at': timeutils.utcnow()}
+            'created_at': created_at or timeutils.utcnow()}
 
 
 def _check_values(values, allowed, what):
