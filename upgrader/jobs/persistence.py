@@ -74,7 +74,7 @@ DEFAULT_DRIVERS = {
 # The atom meta key of a task's progress (taskflow's storage.META_PROGRESS).
 _PROGRESS = 'progress'
 # Flow states after which an engine writes its atoms no more.
-_STOPPED_STATES = frozenset([states.SUCCESS, states.FAILURE, states.REVERTED,
+STOPPED_STATES = frozenset([states.SUCCESS, states.FAILURE, states.REVERTED,
                              states.SUSPENDED])
 
 # Flow states in which a flow detail still has work to do.
@@ -95,7 +95,7 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
         self.metadata = sa.MetaData()
         self.tables = tf_tables.fetch(self.metadata)
         self.converter = _Converter(self.tables)
-        self._atom_updates = {}
+        self._updates = {}
         # Atom uuid -> the row this process last wrote for it, and the
         # progress marks held back (see Connection.update_atom_details).
         self._written = {}
@@ -141,14 +141,14 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
 
     def _update(self, table, values):
         key = (table.name,) + tuple(values)
-        statement = self._atom_updates.get(key)
+        statement = self._updates.get(key)
         if statement is None:
             statement = (
                 sql.update(table)
                 .where(table.c.uuid == sql.bindparam('_uuid'))
                 .values({name: sql.bindparam(name, type_=table.c[name].type)
                          for name in values}))
-            self._atom_updates[key] = statement
+            self._updates[key] = statement
         return statement
 
     def hold_progress(self, uuid, values):
@@ -176,7 +176,7 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
         stops running forgets the rows last written."""
         held = [(ad.uuid, self._held.pop(ad.uuid)) for ad in flow_detail
                 if ad.uuid in self._held]
-        if flow_detail.state in _STOPPED_STATES:
+        if flow_detail.state in STOPPED_STATES:
             for ad in flow_detail:
                 self._written.pop(ad.uuid, None)
         return held

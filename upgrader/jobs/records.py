@@ -19,6 +19,7 @@ from upgrader.common import events
 from upgrader.common import exception
 from upgrader.common import states
 from upgrader.jobs import dispatcher
+from upgrader.jobs import persistence
 from upgrader import notify
 from upgrader.plan import limits
 from upgrader.plan import models as plan_models
@@ -299,9 +300,6 @@ class StepListener(listener_base.Listener):
     that one event (the logbook still says the step succeeded).
     """
 
-    FLOW_STOPS = (tf_states.SUCCESS, tf_states.FAILURE, tf_states.REVERTED,
-                  tf_states.SUSPENDED)
-
     OUTCOMES = {tf_states.SUCCESS: ('INFO', events.STEP_DONE),
                 tf_states.FAILURE: ('ERROR', events.STEP_FAILED),
                 tf_states.REVERTED: ('WARNING', events.STEP_REVERTED)}
@@ -309,7 +307,7 @@ class StepListener(listener_base.Listener):
     def __init__(self, engine, recorder, rollout_id, host):
         super().__init__(
             engine, task_listen_for=(tf_states.RUNNING,) + tuple(
-                self.OUTCOMES), flow_listen_for=self.FLOW_STOPS,
+                self.OUTCOMES), flow_listen_for=tuple(persistence.STOPPED_STATES),
             retry_listen_for=())
         self.recorder = recorder
         self.rollout_id = rollout_id
