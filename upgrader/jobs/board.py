@@ -11,6 +11,7 @@ import time
 
 from kazoo import client as kazoo_client
 from kazoo import exceptions as kazoo_exc
+from kazoo import retry as kazoo_retry
 from kazoo import security as kazoo_security
 from kazoo.handlers import threading as kazoo_threading
 from oslo_log import log as logging
@@ -28,11 +29,27 @@ _LOCK = threading.Lock()
 _CLIENT = {}
 
 
+def reconnect_delay(session_timeout):
+    """The longest pause between two attempts to reach ZooKeeper.
+
+    kazoo doubles the pause after each failed attempt, up to an hour: a
+    server back after a long outage would be found only once the session,
+    and every claim with it, had expired. A third of the session timeout
+    finds it with time to spare.
+    """
+    return session_timeout / 3.0
+
+
 def make_client(conf):
     """A new, unstarted kazoo client from ``[jobboard]``."""
     opts = conf.jobboard
+    handler = kazoo_threading.SequentialThreadingHandler()
     kwargs = {'hosts': ','.join(opts.hosts), 'timeout': opts.session_timeout,
-              'handler': kazoo_threading.SequentialThreadingHandler()}
+              'handler': handler,
+              'connection_retry': kazoo_retry.KazooRetry(
+                  max_tries=-1,
+                  max_delay=reconnect_delay(opts.session_timeout),
+                  sleep_func=handler.sleep_func)}
     if opts.auth_username:
         acl = kazoo_security.make_digest_acl(
             opts.auth_username, opts.auth_password or '', all=True)

@@ -1,10 +1,14 @@
 """Looking jobs up on a real ZooKeeper job board: a name is posted once, and
 never on the word of an incomplete listing."""
 
+import time
+
+from kazoo.protocol import states as kazoo_states
 import pytest
 from taskflow import exceptions as tf_exc
 
 from tests.fixtures.simulator import wait_for
+from tests.fixtures.zookeeper import ZooKeeperServer
 from upgrader.jobs import board
 from upgrader.jobs import conductor
 from upgrader.jobs import persistence
@@ -90,3 +94,27 @@ def test_a_posted_job_wakes_the_conductor(job_board):
     assert not waiter._wait_timeout._wake.is_set()
     _post(the_board, backend, 'rollout/r/host/a')
     wait_for(waiter._wait_timeout._wake.is_set, timeout=10)
+
+
+def test_the_session_outlives_a_long_outage(conf_for):
+    # A restarted server gives its sessions a whole timeout to come back.
+    # kazoo's own pause between attempts doubles without a useful bound:
+    # after 14 s down it would try again about 12 s later, when a 4 s
+    # session (and every claim of the conductor) has expired. Ours tries
+    # again within a third of the session timeout.
+    with ZooKeeperServer() as server:
+        conf = conf_for(jobboard={'enabled': 'true', 'hosts': server.hosts,
+                                  'session_timeout': '4'})
+        client = board.make_client(conf)
+        client.start(timeout=10)
+        try:
+            session = client.client_id[0]
+            server.kill()
+            time.sleep(16)
+            server.start()
+            wait_for(lambda: client.state == kazoo_states.KazooState.CONNECTED,
+                     timeout=board.reconnect_delay(4) + 1.5)
+            assert client.client_id[0] == session
+        finally:
+            client.stop()
+            client.close()
