@@ -59,8 +59,31 @@ class ConductorFence(Fence):
 
     def stop(self):
         """The conductor is stopping: a check that waits for ZooKeeper to
-        come back gives up (and stops the process) at once."""
+        come back gives up (and stops the process) at once, and so does the
+        process if ZooKeeper stays out of reach (see _stop_if_cut_off)."""
         self._stopping.set()
+        threading.Thread(target=self._stop_if_cut_off, name='fence-stop',
+                         daemon=True).start()
+
+    def _stop_if_cut_off(self):
+        """A stopping conductor hands its jobs over through ZooKeeper, and
+        its engines may wait for it (the controller waits for its wave's
+        jobs). Cut off from ZooKeeper for the patience (the session
+        timeout), it cannot: its claims end with its session, as if it were
+        killed, so it stops dead instead of hanging until it is killed."""
+        since = None
+        while True:
+            if self.client.state == kazoo_states.KazooState.CONNECTED:
+                since = None
+            elif since is None:
+                since = time.monotonic()
+            elif time.monotonic() - since >= self.patience:
+                self._die('stopping with ZooKeeper out of reach for %.0f s: '
+                          'the jobs cannot be handed over; another conductor '
+                          'resumes them once the session expires'
+                          % self.patience)
+                return
+            time.sleep(self.poll)
 
     def check(self, what):
         """Return if this conductor still owns the calling thread's job;
@@ -86,9 +109,12 @@ class ConductorFence(Fence):
                     and time.monotonic() >= deadline):
                 break
             time.sleep(self.poll)
-        LOG.critical('Fenced off before %s of job %s: %s; stopping this '
-                     'conductor now, another one resumes the job',
-                     what, job.name, problem)
+        self._die('Fenced off before %s of job %s: %s; stopping this '
+                  'conductor now, another one resumes the job'
+                  % (what, job.name, problem))
+
+    def _die(self, message):
+        LOG.critical(message)
         for handler in py_logging.getLogger().handlers:
             handler.flush()
         self._exit(FENCED_EXIT)

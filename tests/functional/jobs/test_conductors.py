@@ -17,6 +17,7 @@ from tests.fixtures.operator import FAST
 from tests.fixtures.simulator import wait_for
 from tests.fixtures.zookeeper import ZooKeeperServer
 from tests.functional.rollout import test_release_train as trains
+from upgrader.jobs import fence
 
 # The simulator's time scale where a test acts in the middle of a step:
 # a migration takes about 0.4 s, a reboot about 0.8 s.
@@ -291,7 +292,11 @@ def test_zookeeper_restarted_mid_rollout(operator, tmp_path):
     # timeout (a restarted server keeps its sessions): engines suspend
     # (claim guard), the fence waits for the connection instead of
     # stopping every conductor, the jobs are handed over once the board
-    # answers, and the rollout completes.
+    # answers, and the rollout completes. The conductor of the controller
+    # is told to stop (SIGTERM) in the outage: it cannot hand its job over,
+    # so it stops dead once cut off for the session timeout instead of
+    # waiting for the board until it is killed; another one resumes the
+    # controller.
     with ZooKeeperServer() as server:
         op = operator(time_scale=MID_STEP, config=_board_config(
             server.hosts, '/upgrader/board'))
@@ -304,8 +309,16 @@ def test_zookeeper_restarted_mid_rollout(operator, tmp_path):
                 wait_for(lambda: _busy_conductor(
                     op, 2, ('evacuate', 'upgrade_packages')), timeout=120,
                     interval=0.05)
+                _, pid = _busy_conductor(op, 2, controller=True)
+                controller, = [p for p in conductors.procs if p.pid == pid]
                 server.kill()
-                time.sleep(SESSION_TIMEOUT + 2)
+                controller.send_signal(signal.SIGTERM)
+                started = time.monotonic()
+                assert controller.wait(timeout=SESSION_TIMEOUT + 10) == \
+                    fence.FENCED_EXIT
+                assert time.monotonic() - started >= SESSION_TIMEOUT - 1
+                time.sleep(max(0.0, SESSION_TIMEOUT + 2 - (
+                    time.monotonic() - started)))
                 server.start()
                 op.sim.set_time_scale(FAST)
                 output, _ = watcher.communicate(timeout=300)

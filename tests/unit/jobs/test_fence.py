@@ -4,6 +4,8 @@ Fakes stand in for the board and the kazoo client here; the real thing is
 tests/functional/jobs/test_conductors.py (SIGSTOP past the session).
 """
 
+import queue
+
 from kazoo.protocol import states as kazoo_states
 import pytest
 
@@ -98,11 +100,35 @@ def test_a_session_that_expired_in_the_outage_stops_the_process(then):
 def test_stopping_ends_the_wait_for_a_suspended_connection():
     client = Client()
     client.state = kazoo_states.KazooState.SUSPENDED
-    f = _fence(Board(owner='me-1'), client)
+    f = fence.ConductorFence(Board(owner='me-1'), client, 'me-1',
+                             exit=_exit, patience=60.0)
+    f.running(Job())
     f.stop()
     with pytest.raises(Exited) as info:
         f.check('reboot')
     assert info.value.args == (fence.FENCED_EXIT,)
+
+
+@pytest.mark.parametrize('state, stops', [
+    (kazoo_states.KazooState.SUSPENDED, True),
+    (kazoo_states.KazooState.LOST, True),
+    (kazoo_states.KazooState.CONNECTED, False)])
+def test_a_stopping_conductor_cut_off_for_the_patience_stops_dead(state,
+                                                                  stops):
+    # Its jobs cannot be handed over, and an engine waiting for the board
+    # would hold the process up until it is killed.
+    exits = queue.SimpleQueue()
+    client = Client()
+    client.state = state
+    f = fence.ConductorFence(Board(owner='me-1'), client, 'me-1',
+                             exit=exits.put, patience=0.05, poll=0.01)
+    f.stop()
+    try:
+        code = exits.get(timeout=1.0)
+    except queue.Empty:
+        code = None
+    assert code == (fence.FENCED_EXIT if stops else None)
+    client.state = kazoo_states.KazooState.SUSPENDED     # ends its thread
 
 
 def test_threads_without_a_job_are_not_fenced():
