@@ -14,9 +14,10 @@ from kazoo import exceptions as kazoo_exc
 from kazoo import retry as kazoo_retry
 from kazoo import security as kazoo_security
 from kazoo.handlers import threading as kazoo_threading
+from kazoo.protocol import paths as kazoo_paths
 from oslo_log import log as logging
 from taskflow import exceptions as tf_exc
-from taskflow.jobs import backends as job_backends
+from taskflow.jobs.backends import impl_zookeeper
 
 from upgrader.common import exception
 
@@ -89,11 +90,44 @@ def close_client():
         client.close()
 
 
+class Board(impl_zookeeper.ZookeeperJobBoard):
+    """taskflow's ZooKeeper job board, which also tells which jobs are
+    unclaimed without asking ZooKeeper about each.
+
+    taskflow learns of jobs from a watch on the board's children, which
+    lists the jobs' lock nodes too; a conductor looking for work would then
+    read each job's lock and node (three round trips per job, at every look,
+    for every job on the board). The locks the watch listed say it without
+    a read.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._locked = frozenset()
+
+    def _on_job_posting(self, children, delayed=True):
+        cut = len(self.LOCK_POSTFIX)
+        self._locked = frozenset(
+            kazoo_paths.join(self.path, child[:-cut]) for child in children
+            if child.endswith(self.LOCK_POSTFIX))
+        super()._on_job_posting(children, delayed=delayed)
+
+    def unclaimed_jobs(self):
+        """The jobs unclaimed when ZooKeeper last told, oldest first (none
+        while cut off from it). A claim of one may still fail: another
+        conductor may have claimed it since."""
+        if not self.connected:
+            return []
+        with self._job_cond:
+            jobs = sorted(self._known_jobs.values())
+        locked = self._locked
+        return [job for job in jobs if job.path not in locked]
+
+
 def get_board(conf, persistence, name='upgrader'):
     """The connected job board (its client shared with the process)."""
-    board = job_backends.fetch(
-        name, {'board': 'zookeeper', 'path': conf.jobboard.path},
-        client=get_client(conf), persistence=persistence)
+    board = Board(name, {'path': conf.jobboard.path},
+                  client=get_client(conf), persistence=persistence)
     try:
         board.connect()
     except tf_exc.JobFailure as e:

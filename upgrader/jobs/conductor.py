@@ -73,6 +73,26 @@ class _WakeableTimeout(tt.Timeout):
         self._wake.clear()
 
 
+class _LookingForWork:
+    """The board as taskflow's conductor loop sees it: what it lists to
+    claim is what the board's watch says is unclaimed
+    (:meth:`upgrader.jobs.board.Board.unclaimed_jobs`), not every job read
+    from ZooKeeper at each look. Its periodic fresh look
+    (``REFRESH_PERIODICITY``) is taskflow's own, and so is all the rest."""
+
+    def __init__(self, board):
+        self._board = board
+
+    def __getattr__(self, name):
+        return getattr(self._board, name)
+
+    def iterjobs(self, only_unclaimed=False, ensure_fresh=False):
+        if ensure_fresh:
+            return self._board.iterjobs(only_unclaimed=True,
+                                        ensure_fresh=True)
+        return iter(self._board.unclaimed_jobs())
+
+
 class Conductor(impl_nonblocking.NonBlockingConductor):
     """A non-blocking conductor that records host progress in our tables,
     suspends its engines when its ZooKeeper session wavers (claim guard) and
@@ -85,7 +105,7 @@ class Conductor(impl_nonblocking.NonBlockingConductor):
 
     def __init__(self, name, jobboard, client, fence, max_claims,
                  wait_timeout=0.5, **kwargs):
-        super().__init__(name, jobboard, **kwargs)
+        super().__init__(name, _LookingForWork(jobboard), **kwargs)
         self._wait_timeout = _WakeableTimeout(wait_timeout)
         self.fence = fence
         self.max_claims = max_claims

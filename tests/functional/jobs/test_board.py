@@ -96,10 +96,39 @@ def test_a_posted_job_wakes_the_conductor(job_board):
     wait_for(waiter._wait_timeout._wake.is_set, timeout=10)
 
 
+def test_the_conductor_lists_only_unclaimed_jobs_without_reading_them(
+        job_board, monkeypatch):
+    # What the conductor's loop claims from comes from the board's watch
+    # (lock nodes included), with no read of each job.
+    the_board, backend = job_board
+    a = _post(the_board, backend, 'rollout/r/host/a')
+    b = _post(the_board, backend, 'rollout/r/host/b')
+    looking = conductor._LookingForWork(the_board)
+
+    def names():
+        return [job.name for job in looking.iterjobs()]
+    wait_for(lambda: names() == [a.name, b.name], timeout=10)
+    the_board.claim(a, 'c-1')
+    wait_for(lambda: names() == [b.name], timeout=10)
+    client = board._CLIENT['client']
+    reads = []
+    for verb in ('get', 'exists', 'sync', 'get_children'):
+        monkeypatch.setattr(client, verb, lambda *a, verb=verb, **k:
+                            reads.append(verb))
+    assert names() == [b.name]
+    assert reads == []
+    monkeypatch.undo()
+    the_board.abandon(a, 'c-1')
+    wait_for(lambda: names() == [a.name, b.name], timeout=10)
+    # A fresh look (taskflow's, now and then) reads the board itself.
+    assert [j.name for j in looking.iterjobs(ensure_fresh=True)] == [
+        a.name, b.name]
+
+
 def test_the_session_outlives_a_long_outage(conf_for):
     # A restarted server gives its sessions a whole timeout to come back.
     # kazoo's own pause between attempts doubles without a useful bound:
-    # after 14 s down it would try again about 12 s later, when a 4 s
+    # after 16 s down it would try again about 10 s later, when a 4 s
     # session (and every claim of the conductor) has expired. Ours tries
     # again within a third of the session timeout.
     with ZooKeeperServer() as server:
