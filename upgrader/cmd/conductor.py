@@ -39,9 +39,11 @@ def serve():
     client = job_board.get_client(CONF)
     name = conductor_mod.conductor_name(CONF)
     # A claim that cannot be read on a live connection: retry for up to
-    # the session timeout before fencing.
+    # the session timeout before fencing. A claim read as ours is ours for
+    # the session timeout after: trust it for a third of that.
     fence = job_fence.ConductorFence(
-        board, client, name, patience=CONF.jobboard.session_timeout)
+        board, client, name, patience=CONF.jobboard.session_timeout,
+        lease=CONF.jobboard.session_timeout / 3.0)
     base.set_runtime(runner.build_runtime(CONF, dbapi, backend, board=board,
                                           fence=fence))
     conductor = conductor_mod.make(CONF, board, client, fence, backend)

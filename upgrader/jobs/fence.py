@@ -29,6 +29,12 @@ LOG = logging.getLogger(__name__)
 FENCED_EXIT = 75
 
 
+def _uptime():
+    """Seconds on a clock that neither a frozen process nor a suspended
+    machine stops (the session's expiry does not wait for either)."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
 class Fence:
     """No job board, no rival: the embedded runner's fence never closes."""
 
@@ -40,14 +46,18 @@ class ConductorFence(Fence):
     """Checks the claim of the job the calling thread runs."""
 
     def __init__(self, board, client, owner_name, exit=os._exit,
-                 patience=0.0, poll=0.1):
+                 patience=0.0, poll=0.1, lease=0.0):
         """:param patience: seconds to go on trying to read the claim when
         ZooKeeper is connected but does not answer (the session timeout is
-        a good value)."""
+        a good value).
+        :param lease: seconds a claim read as ours is taken as still ours
+        without reading it again (0: read it at every check). Less than
+        the session timeout: see :meth:`check`."""
         self.board = board
         self.client = client
         self.owner_name = owner_name
         self.patience = patience
+        self.lease = lease
         self.poll = poll
         self._exit = exit
         self._local = threading.local()
@@ -56,6 +66,7 @@ class ConductorFence(Fence):
     def running(self, job):
         """Mark the calling thread as running ``job`` (None: no job)."""
         self._local.job = job
+        self._local.confirmed = (None, 0.0)     # a new claim: read it
 
     def stop(self):
         """The conductor is stopping: a check that waits for ZooKeeper to
@@ -95,14 +106,26 @@ class ConductorFence(Fence):
         the job before the session expires, which kazoo reports as LOST
         once it reconnects. Giving up sooner would strand the job: every
         conductor cut off by the same outage would stop.
+
+        A claim read as ours at time T stays ours until T plus the session
+        timeout at least: ZooKeeper heard from this session at T, and only
+        its expiry frees the claim. So within the lease (a fraction of the
+        session timeout, counted from before the read, on a clock that a
+        frozen process or machine does not stop) the check reads nothing,
+        as long as the connection is up: a controller posting a wave reads
+        its claim once, not once per job.
         """
         job = getattr(self._local, 'job', None)
         if job is None:
             return
+        if self._leased(job):
+            return
         deadline = time.monotonic() + self.patience
         while True:
+            asked = _uptime()
             problem, final = self._problem(job)
             if problem is None:
+                self._local.confirmed = (job, asked)
                 return
             if final or self._stopping.is_set() or (
                     self.client.state == kazoo_states.KazooState.CONNECTED
@@ -118,6 +141,11 @@ class ConductorFence(Fence):
         for handler in py_logging.getLogger().handlers:
             handler.flush()
         self._exit(FENCED_EXIT)
+
+    def _leased(self, job):
+        confirmed, at = self._local.confirmed
+        return (confirmed is job and _uptime() - at < self.lease
+                and self.client.state == kazoo_states.KazooState.CONNECTED)
 
     def _problem(self, job):
         """Why this conductor may not act for ``job`` now (None: it may),

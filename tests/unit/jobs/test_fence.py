@@ -138,3 +138,54 @@ def test_threads_without_a_job_are_not_fenced():
     f.running(Job())
     f.running(None)
     f.check('reboot')
+
+
+class CountingBoard(Board):
+    reads = 0
+
+    def find_owner(self, job):
+        self.reads += 1
+        return super().find_owner(job)
+
+
+def test_a_claim_read_as_ours_is_trusted_for_the_lease(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(fence, '_uptime', lambda: now[0])
+    board = CountingBoard(owner='me-1')
+    client = Client()
+    f = fence.ConductorFence(board, client, 'me-1', exit=_exit, lease=2.0)
+    f.running(Job())
+    f.check('posting a')
+    now[0] += 1.9
+    f.check('posting b')
+    assert board.reads == 1
+    # Past the lease (a process frozen meanwhile, say): read again, and
+    # another owner now stops the process.
+    now[0] += 0.2
+    board.owner = 'other-2'
+    with pytest.raises(Exited):
+        f.check('posting c')
+    assert board.reads == 2
+
+
+def test_the_lease_ends_with_the_connection():
+    board = CountingBoard(owner='me-1')
+    client = Client()
+    f = fence.ConductorFence(board, client, 'me-1', exit=_exit, lease=60.0)
+    f.running(Job())
+    f.check('reboot')
+    client.state = kazoo_states.KazooState.LOST
+    with pytest.raises(Exited):
+        f.check('reboot')
+
+
+def test_a_new_claim_is_read_again():
+    board = CountingBoard(owner='me-1')
+    f = fence.ConductorFence(board, Client(), 'me-1', exit=_exit, lease=60.0)
+    job = Job()
+    f.running(job)
+    f.check('reboot')
+    f.running(None)
+    f.running(job)          # the same job, claimed again
+    f.check('reboot')
+    assert board.reads == 2
