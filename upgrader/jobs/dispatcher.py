@@ -11,6 +11,7 @@ import abc
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import queue
 import time
 import uuid
@@ -28,6 +29,9 @@ LOG = logging.getLogger(__name__)
 
 # uuid5 namespace of the flow details and jobs of upgrader.
 NAMESPACE = uuid.UUID('6c1b8a52-3f0e-4d7e-9a51-0f4d9b2a7e11')
+
+# Jobs of a wave the job-board dispatcher posts at once.
+POSTERS = 8
 
 # What became of a host job.
 DONE = 'done'
@@ -168,6 +172,8 @@ class JobboardDispatcher(Dispatcher):
         self.board = board
         self.fence = fence
         self.poll_interval = poll_interval
+        self._posters = concurrent.futures.ThreadPoolExecutor(
+            max_workers=POSTERS, thread_name_prefix='post')
 
     def _retrying(self, what, call):
         """Ride out a ZooKeeper outage: the board answers again once the
@@ -229,6 +235,7 @@ class JobboardDispatcher(Dispatcher):
         # One listing of the board for the wave, not one per job.
         listing = self._retrying('listing the board', lambda: (
             board.find_all(self.board, names))) if names else {}
+        posting = {}
         for job, flow_detail in todo:
             book = book_cache.get(job.rollout_id)
             if book is None:
@@ -237,13 +244,16 @@ class JobboardDispatcher(Dispatcher):
             name = board.host_job_name(job.rollout_id, job.host)
             if self.fence is not None:
                 self.fence.check('posting job %s' % name)
-            posted = self._retrying('posting %s' % name,
-                                    lambda: board.post_once(
-                                        self.board, name, book, flow_detail,
-                                        listing=listing,
-                                        rollout=job.rollout_id,
-                                        host=job.host))
-            waiting[name] = (job, posted)
+            # Posted side by side: a wave waits for about one ZooKeeper
+            # round trip, not one per job (each slowed down by the flows
+            # this process runs meanwhile).
+            posting[name] = (job, self._posters.submit(
+                self._retrying, 'posting %s' % name, functools.partial(
+                    board.post_once, self.board, name, book, flow_detail,
+                    listing=listing, rollout=job.rollout_id,
+                    host=job.host)))
+        for name, (job, future) in posting.items():
+            waiting[name] = (job, future.result())
         return outcomes, waiting
 
     def _reported(self, removed):
