@@ -160,5 +160,7 @@ class ConductorFence(Fence):
         except Exception as e:
             return 'cannot read the claim: %s' % e, False
         if owner != self.owner_name:
-            return 'the job is now claimed by %s' % owner, True
+            return ('the job is now claimed by %s' % owner if owner else
+                    'the job is no longer claimed (the session that held '
+                    'it expired)'), True
         return None, False
