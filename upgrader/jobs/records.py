@@ -172,10 +172,13 @@ class DbRollouts:
 
     def host_jobs(self, rollout_id, wave_index):
         rollout = self.dbapi.rollout_get(rollout_id)
-        plan = plan_models.Plan.from_dict(rollout.plan)
-        wave = plan.waves[wave_index - 1]
+        # This wave's part of the plan and host runs only: reading the
+        # whole plan and every host for each wave grows with the square
+        # of the rollout's size.
+        wave = plan_models.Wave.from_dict(
+            rollout.plan['waves'][wave_index - 1])
         versions = rollout.to_release.versions if rollout.to_release else {}
-        runs = self.dbapi.host_run_list(rollout.uuid)
+        runs = self.dbapi.host_run_list(rollout.uuid, wave=wave.index)
         skipped = {r.host for r in runs if r.state == states.HOST_SKIPPED}
         # A rollback's hosts go back to the versions each had before.
         targets = {r.host: r.target_versions for r in runs

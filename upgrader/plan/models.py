@@ -154,6 +154,20 @@ class Wave:
     canary: bool = False
     stays: list[Stay] = dataclasses.field(default_factory=list)
 
+    @classmethod
+    def from_dict(cls, d):
+        # Plans stored before canaries and stays lack those keys.
+        return cls(index=d['index'], hosts=list(d['hosts']),
+                   moves=[Move(**dict(m, resources=inv.Resources(
+                       **m['resources']))) for m in d['moves']],
+                   loads=[HostLoad(host=x['host'],
+                                   used=inv.Resources(**x['used']),
+                                   capacity=inv.Resources(**x['capacity']))
+                          for x in d['loads']],
+                   predicted_seconds=d['predicted_seconds'],
+                   canary=d.get('canary', False),
+                   stays=[Stay(**x) for x in d.get('stays', [])])
+
     def actions_on(self, host):
         """{instance uuid: action} for every instance ``host`` holds when
         its upgrade starts."""
@@ -206,24 +220,8 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data):
-        def move(d):
-            return Move(**dict(d, resources=inv.Resources(**d['resources'])))
-
-        def load(d):
-            return HostLoad(host=d['host'], used=inv.Resources(**d['used']),
-                            capacity=inv.Resources(**d['capacity']))
-
-        # Plans stored before canaries and stays lack those keys.
-        def wave(d):
-            return Wave(index=d['index'], hosts=list(d['hosts']),
-                        moves=[move(m) for m in d['moves']],
-                        loads=[load(x) for x in d['loads']],
-                        predicted_seconds=d['predicted_seconds'],
-                        canary=d.get('canary', False),
-                        stays=[Stay(**x) for x in d.get('stays', [])])
-
         return cls(policy=Policy(**data['policy']),
-                   waves=[wave(w) for w in data['waves']],
+                   waves=[Wave.from_dict(w) for w in data['waves']],
                    skipped_hosts=dict(data['skipped_hosts']),
                    warnings=list(data['warnings']),
                    lower_bound_migrations=data['lower_bound_migrations'],
