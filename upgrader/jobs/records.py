@@ -166,6 +166,8 @@ class DbRollouts:
         self.notifier = notifier or notify.Notifier(dbapi)
         self._clock = clock
         self._stops = {}        # rollout id -> (read at, aborting?)
+        # rollout id -> its number of hosts (planned once, never changes)
+        self._host_counts = {}
 
     def started(self, rollout_id):
         self.notifier.rollout_start(rollout_id)
@@ -289,9 +291,12 @@ class DbRollouts:
             rollout_id, state=states.HOST_ERROR)]
 
     def max_failed_hosts(self, rollout_id):
+        if rollout_id not in self._host_counts:
+            self._host_counts[rollout_id] = len(
+                self.dbapi.host_run_list(rollout_id))
         return limits.failure_budget(
             self.policy(rollout_id).get('max_failed_hosts', 0),
-            len(self.dbapi.host_run_list(rollout_id)))
+            self._host_counts[rollout_id])
 
 
 class StepListener(listener_base.Listener):
