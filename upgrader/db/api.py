@@ -122,6 +122,15 @@ class Connection(metaclass=abc.ABCMeta):
         """
 
     @abc.abstractmethod
+    def rollout_values(self, rollout, *names):
+        """Return a tuple of these columns of the rollout alone (without
+        its plan, which grows with the cloud: the controller reads its
+        policy and state for every wave).
+
+        :raises RolloutNotFound:
+        """
+
+    @abc.abstractmethod
     def rollout_list(self, state=None):
         """Return the Rollouts (of this state or states), oldest first."""
 

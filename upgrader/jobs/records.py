@@ -246,8 +246,8 @@ class DbRollouts:
 
     def state(self, rollout_id):
         """(state, paused_reason) of the rollout."""
-        rollout = self.dbapi.rollout_get(rollout_id)
-        return rollout.state, rollout.paused_reason
+        return self.dbapi.rollout_values(rollout_id, 'state',
+                                         'paused_reason')
 
     def pause(self, rollout_id, reason):
         """Pause a running rollout before its next wave (the policy's
@@ -272,7 +272,7 @@ class DbRollouts:
         return plan['waves'][wave_index - 1]['predicted_seconds']
 
     def policy(self, rollout_id):
-        return self.dbapi.rollout_get(rollout_id).policy or {}
+        return self.dbapi.rollout_values(rollout_id, 'policy')[0] or {}
 
     def wave_count(self, rollout_id):
         plan = self.dbapi.rollout_get(rollout_id).plan or {}

@@ -253,6 +253,18 @@ def test_rollout_state(dbapi):
         dbapi.rollout_state(UUID1)
 
 
+def test_rollout_values_reads_the_columns_asked_for(dbapi):
+    rollout = dbapi.rollout_create(policy={'max_parallel': 3},
+                                   plan={'waves': []})
+    dbapi.rollout_update(rollout.id, {'state': states.PAUSED,
+                                      'paused_reason': 'canary'})
+    assert dbapi.rollout_values(rollout.name, 'state', 'paused_reason',
+                                'policy') == (states.PAUSED, 'canary',
+                                              {'max_parallel': 3})
+    with pytest.raises(exception.RolloutNotFound):
+        dbapi.rollout_values(UUID1, 'policy')
+
+
 # Instance moves.
 
 def test_instance_moves(dbapi):
@@ -311,6 +323,7 @@ CALLS = [
     ('rollout_create', ()),
     ('rollout_get', ('x',)),
     ('rollout_state', ('x',)),
+    ('rollout_values', ('x', 'policy')),
     ('rollout_list', ()),
     ('rollout_update', ('x', {'state': 'running'})),
     ('host_run_create', ('x', 'cmp1', 0)),

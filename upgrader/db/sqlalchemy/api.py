@@ -120,8 +120,8 @@ def _get_release(session, ident):
     return release
 
 
-def _rollout_query(ident, entity=models.Rollout):
-    query = sa.select(entity)
+def _rollout_query(ident, *entities):
+    query = sa.select(*(entities or (models.Rollout,)))
     if isinstance(ident, int):
         return query.where(models.Rollout.id == ident)
     if uuidutils.is_uuid_like(ident):
@@ -306,14 +306,18 @@ class Connection(api.Connection):
                 raise exception.RolloutNotFound(rollout=rollout)
             return found
 
-    @_db_call
     def rollout_state(self, rollout):
+        return self.rollout_values(rollout, 'state')[0]
+
+    @_db_call
+    def rollout_values(self, rollout, *names):
         with _session() as session:
-            state = session.scalars(
-                _rollout_query(rollout, models.Rollout.state)).first()
-            if state is None:
+            row = session.execute(_rollout_query(
+                rollout, *(getattr(models.Rollout, n) for n in names))
+            ).first()
+            if row is None:
                 raise exception.RolloutNotFound(rollout=rollout)
-            return state
+            return tuple(row)
 
     @_db_call
     def rollout_list(self, state=None):
