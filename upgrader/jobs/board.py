@@ -123,6 +123,12 @@ class Board(impl_zookeeper.ZookeeperJobBoard):
         locked = self._locked
         return [job for job in jobs if job.path not in locked]
 
+    def unclaimed(self, job):
+        """Whether the job is still on the board and unclaimed, as
+        ZooKeeper last told."""
+        return (self.connected and job.path not in self._locked
+                and job.path in self._known_jobs)
+
 
 def get_board(conf, persistence, name='upgrader'):
     """The connected job board (its client shared with the process)."""

@@ -9,6 +9,7 @@ after their current step and the jobs are abandoned for another conductor.
 
 import contextlib
 import os
+import random
 import threading
 import time
 
@@ -78,7 +79,13 @@ class _LookingForWork:
     claim is what the board's watch says is unclaimed
     (:meth:`upgrader.jobs.board.Board.unclaimed_jobs`), not every job read
     from ZooKeeper at each look. Its periodic fresh look
-    (``REFRESH_PERIODICITY``) is taskflow's own, and so is all the rest."""
+    (``REFRESH_PERIODICITY``) is taskflow's own, and so is all the rest.
+
+    Conductors race for each job they see, and a lost race costs a claim
+    (two ZooKeeper round trips) as a won one does: each conductor tries the
+    jobs in an order of its own, and looks again before each claim, so
+    that a job the watch saw claimed meanwhile is not tried.
+    """
 
     def __init__(self, board):
         self._board = board
@@ -90,7 +97,14 @@ class _LookingForWork:
         if ensure_fresh:
             return self._board.iterjobs(only_unclaimed=True,
                                         ensure_fresh=True)
-        return iter(self._board.unclaimed_jobs())
+        return self._unclaimed()
+
+    def _unclaimed(self):
+        jobs = self._board.unclaimed_jobs()
+        random.shuffle(jobs)
+        for job in jobs:
+            if self._board.unclaimed(job):
+                yield job
 
 
 class Conductor(impl_nonblocking.NonBlockingConductor):

@@ -27,6 +27,14 @@ Why a wrapper (taskflow 6.5):
   ``update_flow_details`` (each flow state change) read the flow and every
   atom of it and rewrote them all; ours writes the flow's row and inserts
   the atoms not stored yet (see :meth:`Connection.update_flow_details`).
+  A flow's writes that leave its state as this process read it (its
+  atoms created, the store injected) or make it RUNNING are held back
+  too, and written with the next write of one of its tasks (or of the
+  flow): a new host flow's first task starts in one transaction, not
+  five. An engine that runs writes a task or its end next; a process
+  killed in between leaves the flow unfinished either way (resumed the
+  same, the store injected again at every load). Any other state change
+  (a reset to PENDING, an end) is written at once.
 * Reading a whole logbook took one query per flow detail for its atoms. A
   rollout's logbook holds a flow per host, and a conductor reads the whole
   logbook of every job it claims (taskflow's ``job.book``): ours reads all
@@ -73,9 +81,17 @@ DEFAULT_DRIVERS = {
 
 # The atom meta key of a task's progress (taskflow's storage.META_PROGRESS).
 _PROGRESS = 'progress'
+# The name of the atom of a flow's injected store (taskflow's
+# storage.Storage.injector_name; importing storage imports networkx).
+INJECTOR = '_TaskFlow_INJECTOR'
 # Flow states after which an engine writes its atoms no more.
 STOPPED_STATES = frozenset([states.SUCCESS, states.FAILURE, states.REVERTED,
                              states.SUSPENDED])
+
+# A flow state no flow detail has, and how many flows' states a backend
+# keeps at most (see Backend.hold_flow).
+_UNKNOWN = object()
+FLOW_STATES_KEPT = 10000
 
 # Flow states in which a flow detail still has work to do.
 UNFINISHED_STATES = frozenset([states.PENDING, states.RUNNING,
@@ -100,6 +116,12 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
         # progress marks held back (see Connection.update_atom_details).
         self._written = {}
         self._held = {}
+        # Flow uuid -> its flow detail whose write is held back; atom uuid
+        # -> the uuid of such a flow it belongs to; flow uuid -> its state
+        # as this process last read or wrote it (while not stopped).
+        self._held_flows = {}
+        self._flow_of = {}
+        self._flow_states = {}
 
     @staticmethod
     def _create_engine(conf):
@@ -151,10 +173,18 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
             self._updates[key] = statement
         return statement
 
-    def hold_progress(self, uuid, values):
-        """Whether ``values`` (an atom's row) differ from the row this
-        process last wrote only by the task's progress: then they are held
-        back until the flow's next write."""
+    def hold_atom(self, atom_detail, values):
+        """Whether to hold back the write of ``values`` (an atom's row)
+        until the next write of its flow or of one of its tasks: the
+        injector's, while its flow's write is held (both are made again
+        at the next load), or a change of the task's progress alone."""
+        if atom_detail.name == INJECTOR and \
+                atom_detail.uuid in self._flow_of:
+            self._held[atom_detail.uuid] = values
+            return True
+        return self._hold_progress(atom_detail.uuid, values)
+
+    def _hold_progress(self, uuid, values):
         written = self._written.get(uuid)
         if written is None or written.keys() != values.keys() or any(
                 written[k] != values[k] for k in values if k != 'meta'):
@@ -171,15 +201,54 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
         self._held.pop(uuid, None)
         self._written[uuid] = dict(values, meta=dict(values['meta'] or {}))
 
-    def take_held(self, flow_detail):
-        """The held-back rows of a flow's atoms (to write now); a flow that
-        stops running forgets the rows last written."""
-        held = [(ad.uuid, self._held.pop(ad.uuid)) for ad in flow_detail
+    def hold_flow(self, flow_detail):
+        """Whether to hold back the write of a flow detail (see the module
+        docstring): it makes the flow RUNNING, or leaves its state as this
+        process last read or wrote it (and not stopped)."""
+        state = flow_detail.state
+        if state in STOPPED_STATES or (
+                state != states.RUNNING and
+                self._flow_states.get(flow_detail.uuid, _UNKNOWN) != state):
+            return False
+        self._held_flows[flow_detail.uuid] = flow_detail
+        for ad in flow_detail:
+            self._flow_of[ad.uuid] = flow_detail.uuid
+        return True
+
+    def held_flow(self, atom_uuid):
+        """The held-back flow detail an atom belongs to, or None."""
+        return self._held_flows.get(self._flow_of.get(atom_uuid))
+
+    def held_atoms(self, flow_detail):
+        """The held-back rows of a flow's atoms, to write with it."""
+        return [(ad.uuid, self._held[ad.uuid]) for ad in flow_detail
                 if ad.uuid in self._held]
+
+    def flow_read(self, flow_detail):
+        """A flow detail as stored (see :meth:`hold_flow`)."""
+        if flow_detail.state in STOPPED_STATES:
+            self._flow_states.pop(flow_detail.uuid, None)
+            return
+        if len(self._flow_states) >= FLOW_STATES_KEPT:
+            # Flows read and run elsewhere (a controller's): forgetting a
+            # state only makes its next write go at once.
+            self._flow_states.clear()
+        self._flow_states[flow_detail.uuid] = flow_detail.state
+
+    def flow_written(self, flow_detail, held_atoms):
+        """A flow detail and the held rows of its atoms were committed; a
+        flow that stopped forgets the rows last written."""
+        self.flow_read(flow_detail)
+        if self._held_flows.get(flow_detail.uuid) is flow_detail:
+            del self._held_flows[flow_detail.uuid]
+            for ad in flow_detail:
+                self._flow_of.pop(ad.uuid, None)
+        for uuid, values in held_atoms:
+            if self._held.get(uuid) is values:
+                del self._held[uuid]
         if flow_detail.state in STOPPED_STATES:
             for ad in flow_detail:
                 self._written.pop(ad.uuid, None)
-        return held
 
     def get_connection(self):
         conn = Connection(self)
@@ -225,12 +294,17 @@ class Connection(impl_sqlalchemy.Connection):
         self._converter = backend.converter
 
     def update_atom_details(self, atom_detail):
+        backend = self._backend
         values = atom_detail.to_dict()
-        if self._backend.hold_progress(atom_detail.uuid, values):
+        if backend.hold_atom(atom_detail, values):
             return atom_detail
+        flow_detail = backend.held_flow(atom_detail.uuid)
+        held_atoms = []
         try:
             with self._engine.begin() as conn:
-                result = conn.execute(self._backend.atom_update(values),
+                if flow_detail is not None:
+                    held_atoms = self._write_flow(conn, flow_detail)
+                result = conn.execute(backend.atom_update(values),
                                       dict(values, _uuid=atom_detail.uuid))
                 found = result.rowcount
         except sa_exc.SQLAlchemyError:
@@ -241,11 +315,15 @@ class Connection(impl_sqlalchemy.Connection):
         if not found:
             raise tf_exc.NotFound("No atom details found with uuid '%s'"
                                   % atom_detail.uuid)
-        self._backend.written(atom_detail.uuid, values)
+        if flow_detail is not None:
+            backend.flow_written(flow_detail, held_atoms)
+        backend.written(atom_detail.uuid, values)
         return atom_detail
 
     def update_flow_details(self, flow_detail):
-        """Write a flow detail's row and insert its atoms not stored yet.
+        """Write a flow detail's row and insert its atoms not stored yet,
+        or hold that back for the next write of one of its tasks (see
+        :meth:`Backend.hold_flow` and the module docstring).
 
         taskflow's reads the stored flow and all its atoms, merges the
         incoming detail into them (the incoming values win) and writes the
@@ -256,31 +334,43 @@ class Connection(impl_sqlalchemy.Connection):
         again. Returns the incoming detail, as taskflow's in-memory backend
         does.
         """
-        atoms = self._tables.atomdetails
+        if self._backend.hold_flow(flow_detail):
+            return flow_detail
         try:
             with self._engine.begin() as conn:
-                values = flow_detail.to_dict()
-                if not conn.execute(self._backend.flow_update(values),
-                                    dict(values, _uuid=flow_detail.uuid)
-                                    ).rowcount:
-                    raise tf_exc.NotFound(
-                        "No flow details found with uuid '%s'"
-                        % flow_detail.uuid)
-                stored = set(conn.execute(
-                    sql.select(atoms.c.uuid)
-                    .where(atoms.c.parent_uuid == flow_detail.uuid))
-                    .scalars())
-                self._insert_atoms(conn, [ad for ad in flow_detail
-                                          if ad.uuid not in stored],
-                                   flow_detail.uuid)
-                for uuid, values in self._backend.take_held(flow_detail):
-                    conn.execute(self._backend.atom_update(values),
-                                 dict(values, _uuid=uuid))
+                held_atoms = self._write_flow(conn, flow_detail)
         except sa_exc.SQLAlchemyError:
             tf_exc.raise_with_cause(
                 tf_exc.StorageFailure,
                 "Failed updating flow details with uuid '%s'"
                 % flow_detail.uuid)
+        self._backend.flow_written(flow_detail, held_atoms)
+        return flow_detail
+
+    def _write_flow(self, conn, flow_detail):
+        """A flow detail's row, its atoms not stored yet and the held rows
+        of its atoms; returns those rows (see Backend.flow_written)."""
+        atoms = self._tables.atomdetails
+        values = flow_detail.to_dict()
+        if not conn.execute(self._backend.flow_update(values),
+                            dict(values, _uuid=flow_detail.uuid)).rowcount:
+            raise tf_exc.NotFound("No flow details found with uuid '%s'"
+                                  % flow_detail.uuid)
+        stored = set(conn.execute(
+            sql.select(atoms.c.uuid)
+            .where(atoms.c.parent_uuid == flow_detail.uuid)).scalars())
+        self._insert_atoms(conn, [ad for ad in flow_detail
+                                  if ad.uuid not in stored],
+                           flow_detail.uuid)
+        held_atoms = self._backend.held_atoms(flow_detail)
+        for uuid, values in held_atoms:
+            conn.execute(self._backend.atom_update(values),
+                         dict(values, _uuid=uuid))
+        return held_atoms
+
+    def get_flow_details(self, fd_uuid, lazy=False):
+        flow_detail = super().get_flow_details(fd_uuid, lazy=lazy)
+        self._backend.flow_read(flow_detail)
         return flow_detail
 
     def _insert_atoms(self, conn, atom_details, parent_uuid):
@@ -331,6 +421,8 @@ class Connection(impl_sqlalchemy.Connection):
                 tf_exc.StorageFailure,
                 "Failed adding flow details '%s' to logbook '%s'"
                 % (', '.join(fd.uuid for fd in flow_details), book_uuid))
+        for flow_detail in flow_details:
+            self._backend.flow_read(flow_detail)
         return flow_details[0]
 
     def find_flow_details(self, flow_uuids):
@@ -344,6 +436,7 @@ class Connection(impl_sqlalchemy.Connection):
                         fds.c.uuid.in_(list(flow_uuids)))):
                     fd = self._converter.convert_flow_detail(row._mapping)
                     found[fd.uuid] = fd
+                    self._backend.flow_read(fd)
                 if found:
                     for row in conn.execute(sql.select(atoms).where(
                             atoms.c.parent_uuid.in_(list(found)))):

@@ -24,6 +24,7 @@ from upgrader import notify
 from upgrader.plan import limits
 from upgrader.plan import models as plan_models
 from upgrader.tasks import base
+from upgrader.tasks import lifecycle
 
 LOG = logging.getLogger(__name__)
 
@@ -32,12 +33,40 @@ MOVE_FINAL = frozenset(['completed', 'failed', 'aborted'])
 
 class DbRecorder(base.Recorder):
     """Writes what tasks report into our tables (and calls ``on_event``);
-    a failed host is notified (:mod:`upgrader.notify`)."""
+    a failed host is notified (:mod:`upgrader.notify`).
+
+    Some records are held back and written with the host's next write
+    (:meth:`step_done`, and the start of a step whose task writes the
+    host itself): a process killed in between loses them, and nothing
+    else (the logbook still says which steps succeeded).
+    """
 
     def __init__(self, dbapi, on_event=None, notifier=None):
         self.dbapi = dbapi
         self.on_event = on_event
         self.notifier = notifier or notify.Notifier(dbapi)
+        # (rollout id, host) -> (values, events) held back for its next
+        # write; a host's flow runs in one thread at a time.
+        self._held = {}
+
+    def _record(self, rollout_id, host, values=None, events=(), **kwargs):
+        """``host_run_record`` with what is held back for the host."""
+        key = (rollout_id, host)
+        held = self._held.get(key)
+        if held is not None:
+            values = dict(held[0], **(values or {}))
+            events = held[1] + list(events)
+        count = self.dbapi.host_run_record(rollout_id, host, values or None,
+                                           events=events, **kwargs)
+        if held is not None:
+            self._held.pop(key, None)
+        return count
+
+    def _hold(self, rollout_id, host, values=None, events=()):
+        held_values, held_events = self._held.setdefault((rollout_id, host),
+                                                         ({}, []))
+        held_values.update(values or {})
+        held_events.extend(events)
 
     def _notify(self, kind, **details):
         if self.on_event is not None:
@@ -48,8 +77,7 @@ class DbRecorder(base.Recorder):
 
     def host_state(self, rollout_id, host, state, step=None, error=None):
         super().host_state(rollout_id, host, state, step, error)
-        self.dbapi.host_run_record(rollout_id, host,
-                                   self._state_values(state, step, error))
+        self._record(rollout_id, host, self._state_values(state, step, error))
         self._notify('host', host=host, state=state, error=error)
         if state == states.HOST_ERROR:
             # Rare: read back the step it failed in (None when not given).
@@ -79,35 +107,38 @@ class DbRecorder(base.Recorder):
         super().wave_end(rollout_id, index)
         self.notifier.wave_end(rollout_id, index)
 
-    def step(self, rollout_id, host, step, done=()):
-        """A step starts. One write: the step, and the event that marks
-        when it started (reports draw it), after ``done``: events of
-        :meth:`step_done` not written yet."""
-        self.dbapi.host_run_record(
-            rollout_id, host, {'step': step},
-            events=list(done) + [{'message': events.STEP_STARTED,
-                                  'step': step}])
+    def step(self, rollout_id, host, step, hold=False):
+        """A step starts: the step, and the event that marks when it
+        started (reports draw it), in one write, or held back for the
+        host's next write if ``hold`` (its task writes the host)."""
+        values = {'step': step}
+        started = [{'message': events.STEP_STARTED, 'step': step,
+                    'created_at': timeutils.utcnow()}]
+        if hold:
+            self._hold(rollout_id, host, values, started)
+        else:
+            self._record(rollout_id, host, values, started)
         self._notify('step', host=host, step=step)
 
     def step_done(self, rollout_id, host, step):
-        """A step succeeded: logged and shown now; returns its event, for
-        the caller to write with the host's next write (:meth:`step`,
-        :meth:`events`)."""
+        """A step succeeded: logged and shown now, its event written with
+        the host's next write (or :meth:`flush`)."""
         message = events.STEP_DONE
         super().event(rollout_id, host, step, message)
         self._notify('event', host=host, step=step, message=message,
                      level='INFO')
-        return {'message': message, 'step': step,
-                'created_at': timeutils.utcnow()}
+        self._hold(rollout_id, host, events=[{
+            'message': message, 'step': step,
+            'created_at': timeutils.utcnow()}])
 
-    def events(self, rollout_id, host, held):
-        """Write events recorded earlier (see :meth:`step_done`)."""
-        if held:
-            self.dbapi.host_run_record(rollout_id, host, events=held)
+    def flush(self, rollout_id, host):
+        """Write what is held back for the host, if anything."""
+        if (rollout_id, host) in self._held:
+            self._record(rollout_id, host)
 
     def event(self, rollout_id, host, step, message, level='INFO'):
         super().event(rollout_id, host, step, message, level)
-        self.dbapi.host_run_record(rollout_id, host, events=[
+        self._record(rollout_id, host, events=[
             {'message': message, 'level': level.lower(), 'step': step}])
         self._notify('event', host=host, step=step, message=message,
                      level=level)
@@ -117,7 +148,7 @@ class DbRecorder(base.Recorder):
         in the host's fact ``counter`` (one write). Returns the count."""
         super().event(rollout_id, host, None,
                       'running on conductor %s' % conductor)
-        return self.dbapi.host_run_record(
+        return self._record(
             rollout_id, host, count_fact=counter, events=[
                 {'message': 'running on conductor %s' % conductor}])
 
@@ -302,11 +333,15 @@ class DbRollouts:
 class StepListener(listener_base.Listener):
     """Records each host's current step and every step's outcome.
 
-    A step's success is written with the next step's start (or, after the
-    last step, when the flow stops): one write per step, not two, and the
-    event keeps the time it happened. A process killed in between loses
-    that one event (the logbook still says the step succeeded).
+    A step's success is written with the host's next write (the next
+    step's start, or when the flow stops): one write per step, not two,
+    and the event keeps the time it happened. The lifecycle steps write
+    the host's state themselves, and their start goes with that write.
     """
+
+    # Steps whose task writes the host (lifecycle.py).
+    SELF_RECORDING = frozenset([lifecycle.MarkHostRunning.step,
+                                lifecycle.MarkHostDone.step])
 
     OUTCOMES = {tf_states.SUCCESS: ('INFO', events.STEP_DONE),
                 tf_states.FAILURE: ('ERROR', events.STEP_FAILED),
@@ -320,19 +355,16 @@ class StepListener(listener_base.Listener):
         self.recorder = recorder
         self.rollout_id = rollout_id
         self.host = host
-        self._done = []         # step-done events not written yet
 
     def _task_receiver(self, state, details):
         step = details['task_name'].split('.', 1)[-1]
         if state == tf_states.RUNNING:
-            done, self._done = self._done, []
-            self.recorder.step(self.rollout_id, self.host, step, done=done)
+            self.recorder.step(self.rollout_id, self.host, step,
+                               hold=step in self.SELF_RECORDING)
             return
         if state == tf_states.SUCCESS:
-            self._done.append(self.recorder.step_done(self.rollout_id,
-                                                      self.host, step))
+            self.recorder.step_done(self.rollout_id, self.host, step)
             return
-        self._flush()
         level, message = self.OUTCOMES[state]
         result = details.get('result')
         if state == tf_states.FAILURE and result is not None:
@@ -350,5 +382,4 @@ class StepListener(listener_base.Listener):
             super().deregister()
 
     def _flush(self):
-        done, self._done = self._done, []
-        self.recorder.events(self.rollout_id, self.host, done)
+        self.recorder.flush(self.rollout_id, self.host)

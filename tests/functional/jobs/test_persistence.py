@@ -80,6 +80,10 @@ def test_resume_after_crash_skips_finished_steps(backend_factory):
     scenarios.check_resume_after_crash(backend_factory)
 
 
+def test_reset_written_at_once(backend_factory):
+    scenarios.check_reset_written_at_once(backend_factory)
+
+
 def test_resume_while_reverting(backend_factory):
     scenarios.check_resume_while_reverting(backend_factory)
 

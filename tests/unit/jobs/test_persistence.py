@@ -106,6 +106,10 @@ def test_resume_after_crash_skips_finished_steps(backend_factory):
     scenarios.check_resume_after_crash(backend_factory)
 
 
+def test_reset_written_at_once(backend_factory):
+    scenarios.check_reset_written_at_once(backend_factory)
+
+
 def test_resume_while_reverting(backend_factory):
     scenarios.check_resume_while_reverting(backend_factory)
 
@@ -224,6 +228,11 @@ def test_url_password_never_logged(tmp_path, caplog):
     with pytest.raises(exception.DatabaseUnavailable):
         persistence.upgrade('mysql+pymysql://root:s3cret@127.0.0.1:1/tf')
     assert 's3cret' not in caplog.text
+
+
+def test_injector_name_is_taskflows():
+    from taskflow import storage
+    assert persistence.INJECTOR == storage.Storage.injector_name
 
 
 def test_progress_written_with_the_flow(backend):

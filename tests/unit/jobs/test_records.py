@@ -50,7 +50,20 @@ def test_a_step_is_one_write_its_success_goes_with_the_next():
         ({'step': 'b'}, [(events.STEP_DONE, 'a'), (events.STEP_STARTED, 'b')]),
         (None, [(events.STEP_DONE, 'b')]),   # when the flow ended
     ]
-    assert len(dbapi.times) == 2 and dbapi.times[0] <= dbapi.times[1]
+    assert len(dbapi.times) == 4 and dbapi.times == sorted(dbapi.times)
+
+
+def test_a_lifecycle_step_starts_with_the_hosts_next_write():
+    # Their tasks write the host's state (here, the next step does).
+    dbapi = run('start', 'a', 'done')
+    assert dbapi.writes == [
+        ({'step': 'a'}, [(events.STEP_STARTED, 'start'),
+                         (events.STEP_DONE, 'start'),
+                         (events.STEP_STARTED, 'a')]),
+        ({'step': 'done'}, [(events.STEP_DONE, 'a'),
+                            (events.STEP_STARTED, 'done'),
+                            (events.STEP_DONE, 'done')]),
+    ]
 
 
 def test_a_failure_is_written_at_once():
