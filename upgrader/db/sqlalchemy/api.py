@@ -59,6 +59,32 @@ def _session(writer=False):
     return mode.using(_CONTEXT)
 
 
+def _writer_connection():
+    """A writer transaction on a Core connection (no ORM session)."""
+    _ensure_schema()
+    return engine.get_context_manager().writer.connection.using(_CONTEXT)
+
+
+_EVENT_INSERT = sa.insert(models.Event.__table__)
+# Columns -> the UPDATE of a host run setting them, built once: a host
+# flow writes its host run at every step (see host_run_record).
+_HOST_RUN_UPDATES = {}
+
+
+def _host_run_update(columns):
+    statement = _HOST_RUN_UPDATES.get(columns)
+    if statement is None:
+        host_runs = models.HostRun.__table__
+        statement = (
+            sa.update(host_runs)
+            .where(host_runs.c.rollout_id == sa.bindparam('_rollout_id'),
+                   host_runs.c.host == sa.bindparam('_host'))
+            .values({name: sa.bindparam(name, type_=host_runs.c[name].type)
+                     for name in columns}))
+        _HOST_RUN_UPDATES[columns] = statement
+    return statement
+
+
 def _db_call(fn):
     """Translate database errors; a call whose connection the server
     dropped (a restart, a failover, a killed backend) is made once more on
@@ -404,20 +430,19 @@ class Connection(api.Connection):
                         count_fact=None):
         values = _check_values(values or {}, HOST_RUN_UPDATABLE,
                                'host run')
-        # SQLAlchemy Core on the session's connection: the ORM's bulk
-        # paths cost more than the statements themselves here.
+        # SQLAlchemy Core, statements built once, on a connection: the ORM
+        # session and building the statements cost more than running them.
         host_runs = models.HostRun.__table__
-        with _session(writer=True) as session:
-            rollout_id = _rollout_id(session, rollout)
+        with _writer_connection() as conn:
+            rollout_id = _rollout_id(conn, rollout)
             rows = [_event_row(rollout_id, host, **event)
                     for event in events]
-            conn = session.connection()
-            where = [host_runs.c.rollout_id == rollout_id,
-                     host_runs.c.host == host]
             count = None
             if count_fact is not None:
                 found = conn.execute(
-                    sa.select(host_runs.c.facts).where(*where)).first()
+                    sa.select(host_runs.c.facts).where(
+                        host_runs.c.rollout_id == rollout_id,
+                        host_runs.c.host == host)).first()
                 if found is None:
                     raise exception.HostRunNotFound(host=host,
                                                     rollout=rollout)
@@ -425,11 +450,12 @@ class Connection(api.Connection):
                 count = facts[count_fact] = (facts.get(count_fact) or 0) + 1
                 values['facts'] = facts
             if values and not conn.execute(
-                    sa.update(host_runs).where(*where)
-                    .values(**values)).rowcount:
+                    _host_run_update(tuple(sorted(values))),
+                    dict(values, _rollout_id=rollout_id, _host=host)
+            ).rowcount:
                 raise exception.HostRunNotFound(host=host, rollout=rollout)
             if rows:
-                conn.execute(sa.insert(models.Event.__table__), rows)
+                conn.execute(_EVENT_INSERT, rows)
         return count
 
     # Instance moves.
