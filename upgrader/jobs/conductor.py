@@ -82,9 +82,10 @@ class _LookingForWork:
     (``REFRESH_PERIODICITY``) is taskflow's own, and so is all the rest.
 
     Conductors race for each job they see, and a lost race costs a claim
-    (two ZooKeeper round trips) as a won one does: each conductor tries the
-    jobs in an order of its own, and looks again before each claim, so
-    that a job the watch saw claimed meanwhile is not tried.
+    (a ZooKeeper round trip, see Board.claim) as a won one does: each
+    conductor tries the jobs in an order of its own, and looks again
+    before each claim, so that a job the watch saw claimed meanwhile is
+    not tried.
     """
 
     def __init__(self, board):
