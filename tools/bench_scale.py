@@ -8,7 +8,9 @@ dropped at the end) and a number of hosts N:
                     other in a process of its own, on taskflow's own
                     SQLAlchemy persistence (a logbook per flow, as
                     bench_persistence.py: each flow's own cost). It does
-                    not depend on N: min(N, --bare-flows) flows.
+                    not depend on N: min(N, --bare-flows) flows, run
+                    before the rollouts and after them (the mean of
+                    both: the machine's speed drifts meanwhile).
   embedded, no-op   ``upgrader-manage rollout start`` of N hosts without the
                     job board: the rollout controller runs the waves, each
                     wave's host flows on a thread pool, all in that process.
@@ -35,8 +37,8 @@ each process running flows. Growth: ms/flow at a run's largest N over its
 smallest.
 
 By default (about 10 minutes) the no-op runs are at the smallest size on
-each database, and the board no-op rollout also at every other size on
-SQLite; --simulator adds the simulator rollout at the smallest size on
+each database, and the board no-op rollout (with taskflow bare beside it)
+also at every other size on SQLite; --simulator adds the simulator rollout at the smallest size on
 SQLite (it grows faster than linearly: the compute driver reads every
 host for each host it looks at), --full runs everything everywhere.
 
@@ -300,6 +302,15 @@ class Result:
         self.cpu_ms = cpu_seconds * 1000.0 / flows
         self.peaks = list(peaks)
 
+    @classmethod
+    def mean(cls, results):
+        """The mean of runs of the same flows (peak RSS: the largest)."""
+        mean = cls(0.0, 0.0, 1)
+        mean.ms = sum(r.ms for r in results) / len(results)
+        mean.cpu_ms = sum(r.cpu_ms for r in results) / len(results)
+        mean.peaks = [max(p for r in results for p in r.peaks)]
+        return mean
+
 
 def run_bare(ws, backend, flows):
     """taskflow bare: ``flows`` flows of 6 no-op tasks, one after another,
@@ -367,8 +378,9 @@ def selection(backends, sizes, full, simulator):
 
     Everything when ``full``. Otherwise (about 10 minutes): the no-op runs
     at the smallest size, and the board no-op rollout (the orchestration
-    figure) at every size on SQLite; with ``simulator``, the simulator
-    rollout on SQLite at the smallest size too.
+    figure) with taskflow bare beside it at every size on SQLite; with
+    ``simulator``, the simulator rollout on SQLite at the smallest size
+    too.
     """
     chosen = []
     for backend in backends:
@@ -376,7 +388,8 @@ def selection(backends, sizes, full, simulator):
             if full:
                 runs = list(RUNS)
             elif hosts != sizes[0]:
-                runs = [BOARD] if backend == 'sqlite' else []
+                # bare too: its figure drifts with the machine's speed.
+                runs = [BARE, BOARD] if backend == 'sqlite' else []
             else:
                 runs = [BARE, EMBEDDED, BOARD]
                 if simulator and backend == 'sqlite':
@@ -387,16 +400,26 @@ def selection(backends, sizes, full, simulator):
 
 
 def measure(ws, backend, hosts, runs, max_parallel, bare_flows):
-    """{run: Result} for one database and number of hosts."""
+    """{run: Result} for one database and number of hosts.
+
+    taskflow bare runs before the rollouts and again after them, and its
+    figure is the mean of both: this machine's speed drifts within minutes
+    (the same run's ms/flow by up to a quarter), and a ratio to one bare
+    run taken before moved with it.
+    """
     results = {}
+    bare = []
     if BARE in runs:
-        results[BARE] = run_bare(ws, backend, bare_flows)
+        bare.append(run_bare(ws, backend, bare_flows))
     with ws.simulator(hosts, max_parallel) as sim:
         for run in runs:
             if run in ROLLOUTS:
                 template, board = ROLLOUTS[run]
                 results[run] = run_rollout(ws, sim, backend, hosts,
                                            max_parallel, template, board)
+    if BARE in runs:
+        bare.append(run_bare(ws, backend, bare_flows))
+        results = dict({BARE: Result.mean(bare)}, **results)
     return results
 
 
