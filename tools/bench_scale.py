@@ -38,9 +38,10 @@ smallest.
 
 By default (about 10 minutes) the no-op runs are at the smallest size on
 each database, and the board no-op rollout (with taskflow bare beside it)
-also at every other size on SQLite; --simulator adds the simulator rollout at the smallest size on
-SQLite (it grows faster than linearly: the compute driver reads every
-host for each host it looks at), --full runs everything everywhere.
+also at every other size on SQLite; --simulator adds the simulator
+rollout at the smallest size on SQLite (it grows faster than linearly:
+the compute driver reads every host for each host it looks at), --full
+runs everything everywhere.
 
     tools/bench_scale.py [--hosts 250,1000] [--backends sqlite,postgresql]
                          [--max-parallel 10] [--bare-flows 100]

@@ -122,8 +122,7 @@ class Board(impl_zookeeper.ZookeeperJobBoard):
             return []
         with self._job_cond:
             jobs = sorted(self._known_jobs.values())
-        locked = self._locked
-        return [job for job in jobs if job.path not in locked]
+        return [job for job in jobs if self.unclaimed(job)]
 
     def claim(self, job, who):
         """taskflow's claim in one ZooKeeper round trip, not two (four when

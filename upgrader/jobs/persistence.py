@@ -224,7 +224,7 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
         return [(ad.uuid, self._held[ad.uuid]) for ad in flow_detail
                 if ad.uuid in self._held]
 
-    def flow_read(self, flow_detail):
+    def flow_stored(self, flow_detail):
         """A flow detail as stored (see :meth:`hold_flow`)."""
         if flow_detail.state in STOPPED_STATES:
             self._flow_states.pop(flow_detail.uuid, None)
@@ -238,7 +238,7 @@ class Backend(impl_sqlalchemy.SQLAlchemyBackend):
     def flow_written(self, flow_detail, held_atoms):
         """A flow detail and the held rows of its atoms were committed; a
         flow that stopped forgets the rows last written."""
-        self.flow_read(flow_detail)
+        self.flow_stored(flow_detail)
         if self._held_flows.get(flow_detail.uuid) is flow_detail:
             del self._held_flows[flow_detail.uuid]
             for ad in flow_detail:
@@ -370,7 +370,7 @@ class Connection(impl_sqlalchemy.Connection):
 
     def get_flow_details(self, fd_uuid, lazy=False):
         flow_detail = super().get_flow_details(fd_uuid, lazy=lazy)
-        self._backend.flow_read(flow_detail)
+        self._backend.flow_stored(flow_detail)
         return flow_detail
 
     def _insert_atoms(self, conn, atom_details, parent_uuid):
@@ -422,7 +422,7 @@ class Connection(impl_sqlalchemy.Connection):
                 "Failed adding flow details '%s' to logbook '%s'"
                 % (', '.join(fd.uuid for fd in flow_details), book_uuid))
         for flow_detail in flow_details:
-            self._backend.flow_read(flow_detail)
+            self._backend.flow_stored(flow_detail)
         return flow_details[0]
 
     def find_flow_details(self, flow_uuids):
@@ -436,7 +436,7 @@ class Connection(impl_sqlalchemy.Connection):
                         fds.c.uuid.in_(list(flow_uuids)))):
                     fd = self._converter.convert_flow_detail(row._mapping)
                     found[fd.uuid] = fd
-                    self._backend.flow_read(fd)
+                    self._backend.flow_stored(fd)
                 if found:
                     for row in conn.execute(sql.select(atoms).where(
                             atoms.c.parent_uuid.in_(list(found)))):
